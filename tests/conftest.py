@@ -1,0 +1,56 @@
+"""Shared fixtures: the PyTorch oracle, both kernel sets, hypothesis profiles.
+
+PyTorch is the test oracle and a dev dependency. Locally a missing torch skips the oracle
+tests with a reason; in CI (``CI`` set) it is a failure, never a skip.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import tinyunet as tu
+
+settings.register_profile(
+    "default",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("PyTorch (the test oracle) is not installed, and CI requires it")
+        pytest.skip("PyTorch (the test oracle) is not installed: pip install -e '.[dev]'")
+    torch.set_num_threads(1)
+    return torch
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """The PyTorch module, as the oracle. Fails (CI) or skips (locally) when missing."""
+    return _import_torch()
+
+
+@pytest.fixture(params=["reference", "numba"])
+def kernel_set(request):
+    """Run the test once with each kernel set selected."""
+    with tu.use_kernels(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

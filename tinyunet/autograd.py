@@ -1,0 +1,122 @@
+"""The autograd engine: the graph, grad mode, and the backward walk.
+
+Each Tensor produced by an op remembers a ``Node``: which ``Function`` made it, the ``ctx``
+its forward filled, and the input Tensors. ``backward`` visits the nodes from the output
+back to the leaves in reverse topological order, so a node's gradient is complete (every
+path into it summed) before it is pushed further. The order is found with an explicit stack,
+not recursion, so a graph thousands of ops deep needs no recursion limit.
+
+Gradients *accumulate* into leaves' ``.grad``, as in PyTorch: call ``zero_grad()`` (or set
+``.grad = None``) between steps. After a backward the graph's saved arrays are freed, so a
+second backward through it raises instead of silently adding the same gradients again; pass
+``retain_graph=True`` to keep it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode, restoring the old one after."""
+
+    mode: bool
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Record no graph inside: ``with tu.no_grad(): y = model(x)`` (inference, updates)."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    mode = True
+
+
+class Node:
+    """One recorded op application: ``Function`` class, its ``ctx``, its input Tensors."""
+
+    __slots__ = ("fn", "ctx", "inputs")
+
+    def __init__(self, fn, ctx, inputs):
+        self.fn, self.ctx, self.inputs = fn, ctx, inputs
+
+
+def topological_order(root) -> list:
+    """Tensors that lead to ``root`` and need grad, each after all of its inputs."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            for parent in tensor._node.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root, grad, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf), weighted by ``grad``, into every leaf's ``.grad``."""
+    from .function import unbroadcast
+
+    grads = {id(root): grad}
+    for tensor in reversed(topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        node = tensor._node
+        if node is None:  # a leaf: this is where gradients are kept
+            tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
+            continue
+        if node.ctx is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: its saved arrays were "
+                "freed by the first backward. Pass retain_graph=True to the first call if you "
+                "really mean to, and remember that gradients accumulate (zero_grad between steps)."
+            )
+        input_grads = node.fn.backward(node.ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(
+                f"{node.fn.__name__}.backward returned {len(input_grads)} gradients for "
+                f"{len(node.inputs)} inputs"
+            )
+        for parent, gp in zip(node.inputs, input_grads):
+            if gp is None or not parent.requires_grad:
+                continue
+            gp = unbroadcast(gp, parent.shape).astype(parent.dtype, copy=False)
+            key = id(parent)
+            grads[key] = gp if key not in grads else grads[key] + gp
+        if not retain_graph:
+            node.ctx, node.inputs = None, ()

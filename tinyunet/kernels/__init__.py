@@ -1,0 +1,47 @@
+"""Kernels: the loops under the ops, in two interchangeable sets.
+
+``reference``  plain Python/NumPy loops written to be read line by line against the math.
+``numba_cpu``  the same functions, fast: numba ``njit(parallel=True, cache=True)`` loops and
+               im2col/col2im feeding one large matrix multiply.
+
+Both sets export the *same* names with the *same* signatures, and the tests run every shape
+through both and compare. A learner steps through ``reference`` (or the numba set with
+``NUMBA_DISABLE_JIT=1``) and trusts ``numba_cpu`` because the tests tie them together.
+
+Contract (all kernels):
+
+* Arrays are NumPy arrays in channels-first layout ``(N, C, H, W)``, C-contiguous, float32 or
+  float64; a kernel returns arrays of its input dtype. Kernels never see Tensors.
+* Hyper-parameters arrive already normalised by the op layer: ``stride``, ``padding``,
+  ``dilation``, ``output_padding``, ``kernel_size`` are 2-tuples of ints ``(h, w)``; padding is
+  symmetric and non-negative. Validation (clear errors naming shapes) is the op layer's job;
+  kernels assume valid input.
+
+Names every kernel set provides:
+
+conv.py
+    conv2d(x, w, b, stride, padding, dilation) -> y
+        x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None.
+    conv_transpose2d(x, w, b, stride, padding, output_padding, dilation) -> y
+        x (N, C_in, H, W), w (C_in, C_out, kH, kW), b (C_out,) or None.
+    conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation) -> grad_w
+        grad_w (C_out, C_in, kH, kW) of y = conv2d(x, w); loops over grad_y's spatial size,
+        which may be smaller than conv2d's natural output size.
+    (The input-gradient of conv2d *is* conv_transpose2d and the input-gradient of
+    conv_transpose2d *is* conv2d: the adjoint pair is written once.)
+pool.py
+    max_pool2d(x, kernel_size, stride, padding) -> (y, argmax)
+        argmax int64 (N, C, H_out, W_out): flat index h * W + w into the input plane, as
+        PyTorch's ``return_indices``. Ties go to the first maximum in row-major order; a NaN
+        wins (propagates), as in PyTorch.
+    max_pool2d_backward(grad_y, argmax, input_shape) -> grad_x
+    avg_pool2d(x, kernel_size, stride, padding, count_include_pad) -> y
+    avg_pool2d_backward(grad_y, input_shape, kernel_size, stride, padding, count_include_pad)
+interpolate.py
+    upsample_nearest2d(x, out_size, scales) -> y
+        src = min(floor(dst * scale), in - 1), scales = (sH, sW) input/output ratios chosen
+        by the op layer exactly as PyTorch chooses them.
+    upsample_nearest2d_backward(grad_y, input_shape, scales) -> grad_x
+    upsample_bilinear2d(x, out_size, align_corners, scales) -> y
+    upsample_bilinear2d_backward(grad_y, input_shape, align_corners, scales) -> grad_x
+"""

@@ -1,0 +1,156 @@
+"""Activations and the softmax family.
+
+relu(x) = max(x, 0)                   relu'(x) = [x > 0]
+sigmoid(x) = 1 / (1 + e^-x)           sigmoid' = s (1 - s)
+tanh'(x) = 1 - tanh(x)^2
+silu(x) = x sigmoid(x)                silu' = s (1 + x (1 - s))
+leaky_relu(x) = x if x > 0 else a x
+softmax(x)_i = e^{x_i} / sum_j e^{x_j}   (computed after subtracting max x: same value, no overflow)
+log_softmax(x) = x - logsumexp(x)     d/dx: g - softmax(x) * sum(g)
+"""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from ..function import Function
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        return x * positive
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved_tensors
+        return grad * positive
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = negative_slope
+        return get_array_module(x).where(positive, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved_tensors
+        return get_array_module(grad).where(positive, grad, grad * ctx.slope)
+
+
+def _sigmoid(x):
+    # split by sign so neither branch overflows: e^-x for x >= 0, e^x / (1 + e^x) for x < 0
+    xp = get_array_module(x)
+    e = xp.exp(-abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid(x)
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, grad):
+        (s,) = ctx.saved_tensors
+        return grad * s * (1 - s)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        t = get_array_module(x).tanh(x)
+        ctx.save_for_backward(t)
+        return t
+
+    @staticmethod
+    def backward(ctx, grad):
+        (t,) = ctx.saved_tensors
+        return grad * (1 - t * t)
+
+
+class SiLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, s = ctx.saved_tensors
+        return grad * s * (1 + x * (1 - s))
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=dim, keepdims=True))
+        p = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(p)
+        ctx.dim = dim
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        # Jacobian-vector product of softmax: p * (g - <g, p>)
+        (p,) = ctx.saved_tensors
+        return p * (grad - (grad * p).sum(axis=ctx.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        softmax = get_array_module(out).exp(out)
+        return grad - softmax * grad.sum(axis=ctx.dim, keepdims=True)
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def silu(x):
+    return SiLU.apply(x)
+
+
+def _dim(dim, ndim):
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % ndim
+
+
+def softmax(x, dim):
+    return Softmax.apply(x, dim=_dim(dim, x.ndim))
+
+
+def log_softmax(x, dim):
+    return LogSoftmax.apply(x, dim=_dim(dim, x.ndim))
