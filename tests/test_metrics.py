@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import tinyunet as tu
 from tinyunet import metrics
 
 
@@ -57,6 +58,7 @@ def test_accepts_tensors_bool_and_integral_floats():
     pred[4, 4] = 1  # one of the four tumor pixels found: Dice = 2*1 / (1 + 4)
     expected = 2 / 5
     assert metrics.dice(SimpleNamespace(data=pred), SimpleNamespace(data=target)) == expected
+    assert metrics.dice(tu.Tensor(pred), tu.Tensor(target)) == expected  # float32 data
     assert metrics.dice(pred.astype(bool), target.astype(bool)) == expected
     assert metrics.dice(pred.astype(np.float32), target.astype(np.float64)) == expected
 
