@@ -1,9 +1,38 @@
-"""A ``torch.nn.functional``-shaped facade over ``tinyunet.ops``: ``import tinyunet.functional as F``.
+"""A ``torch.nn.functional``-shaped facade over ``tinyunet.ops``.
 
-Every name here is a thin re-export; the code (forward and backward side by side) lives in
-the op's own file under ``tinyunet/ops/``.
+    import tinyunet.functional as F
+
+Every name here is a re-export; the code, forward and backward side by side, lives in the op's
+own file under ``tinyunet/ops/`` (the convolution in ``ops/conv.py``, the transposed convolution
+beside it, pooling in ``ops/pool.py``, ...).
 """
 
 from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from .ops.concat import cat, center_crop, stack
+from .ops.conv import (
+    conv2d,
+    conv2d_output_size,
+    conv_transpose2d,
+    conv_transpose2d_output_size,
+)
+from .ops.dropout import dropout
+from .ops.interpolate import interpolate
+from .ops.linear import linear
+from .ops.loss import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dice_ce_loss,
+    dice_loss,
+    mse_loss,
+)
+from .ops.norm import batch_norm, group_norm
+from .ops.pad import pad
+from .ops.pool import avg_pool2d, max_pool2d
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "silu", "tanh", "softmax", "log_softmax"]
+__all__ = [
+    "relu", "leaky_relu", "sigmoid", "silu", "tanh", "softmax", "log_softmax",
+    "conv2d", "conv_transpose2d", "conv2d_output_size", "conv_transpose2d_output_size",
+    "max_pool2d", "avg_pool2d", "interpolate", "cat", "stack", "center_crop", "pad",
+    "linear", "dropout", "batch_norm", "group_norm",
+    "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "dice_loss", "dice_ce_loss",
+]

@@ -56,6 +56,8 @@ class Tensor:
             return x
         if isinstance(x, (int, float, bool)):
             dtype = next((t.data.dtype for t in like if isinstance(t, Tensor)), np.float32)
+            if isinstance(x, float) and dtype.kind != "f":
+                dtype = np.dtype(np.float32)  # int tensor * 2.5 is a float result, as in torch
             xp = next((get_array_module(t.data) for t in like if isinstance(t, Tensor)), np)
             return Tensor(xp.asarray(x, dtype=dtype))
         return Tensor(x)

@@ -22,11 +22,11 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a  # row vector
         b2 = b[:, None] if b.ndim == 1 else b  # column vector
-        g = grad
-        if a.ndim == 1:
-            g = g[..., None, :]
+        g = grad  # restore the axes the 1-D operands lost (column first: grad may be 0-d)
         if b.ndim == 1:
             g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
         grad_a = g @ b2.swapaxes(-1, -2) if ctx.needs_input_grad[0] else None
         grad_b = a2.swapaxes(-1, -2) @ g if ctx.needs_input_grad[1] else None
         if grad_a is not None and a.ndim == 1:

@@ -1,0 +1,17 @@
+"""The numba_cpu kernel set. See tinyunet.kernels for the contract every set follows."""
+
+from .conv import conv2d, conv2d_grad_weight, conv_transpose2d
+from .interpolate import (
+    upsample_bilinear2d,
+    upsample_bilinear2d_backward,
+    upsample_nearest2d,
+    upsample_nearest2d_backward,
+)
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+
+__all__ = [
+    "conv2d", "conv2d_grad_weight", "conv_transpose2d",
+    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "upsample_nearest2d", "upsample_nearest2d_backward",
+    "upsample_bilinear2d", "upsample_bilinear2d_backward",
+]

@@ -1,0 +1,66 @@
+"""The small pieces a U-Net is assembled from.
+
+``ConvBlock``   two 3x3 convolutions, each followed by an optional norm and a ReLU: the unit
+                that sits at every level of the U, on the way down and on the way up.
+``SkipConnection`` the U's rungs: ``cat([d, s], dim=1)``, the upsampled decoder map ``d``
+                (context from below) stacked with the saved encoder map ``s`` (detail from the
+                side). With 'valid' convolutions the encoder map is larger, so it is
+                center-cropped first, as in the original paper.
+"""
+
+from __future__ import annotations
+
+from .. import nn
+from ..ops.concat import cat, center_crop
+
+
+def norm_layer(norm: str | None, channels: int) -> nn.Module:
+    """``None`` -> Identity, ``"batch"`` -> BatchNorm2d, ``"group"`` -> GroupNorm (8 groups, or
+    fewer when the channel count is small)."""
+    if norm is None:
+        return nn.Identity()
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "group":
+        groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
+        return nn.GroupNorm(groups, channels)
+    raise ValueError(f"unknown norm {norm!r}; valid choices are None, 'batch', 'group'")
+
+
+class ConvBlock(nn.Module):
+    """conv3x3 -> norm -> ReLU -> conv3x3 -> norm -> ReLU.
+
+    ``padding=1`` ('same') keeps the spatial size; ``padding=0`` ('valid', the 2015 paper)
+    shrinks it by 2 pixels per conv. A conv followed by a norm needs no bias: the norm's own
+    shift replaces it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, padding: int = 1, norm=None):
+        super().__init__()
+        bias = norm is None
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=padding, bias=bias)
+        self.norm1 = norm_layer(norm, out_channels)
+        self.act1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=padding, bias=bias)
+        self.norm2 = norm_layer(norm, out_channels)
+        self.act2 = nn.ReLU()
+
+    def forward(self, x):
+        x = self.act1(self.norm1(self.conv1(x)))
+        return self.act2(self.norm2(self.conv2(x)))
+
+
+class SkipConnection(nn.Module):
+    """``cat([d, s], dim=1)``: decoder map first, then the (cropped) encoder map."""
+
+    def __init__(self, crop: bool = False):
+        super().__init__()
+        self.crop = crop
+
+    def forward(self, d, s):
+        if self.crop:
+            s = center_crop(s, d.shape[-2:])
+        return cat([d, s], dim=1)
+
+    def extra_repr(self) -> str:
+        return "crop=True" if self.crop else ""
