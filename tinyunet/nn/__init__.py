@@ -1,0 +1,21 @@
+"""Layers and containers, as ``torch.nn``: ``import tinyunet.nn as nn``.
+
+``Module`` / ``Parameter`` (module.py) are the bookkeeping; each layer is a thin Module that
+owns its Parameters and calls a differentiable op from ``tinyunet.ops``; ``nn.init`` holds
+the initialisation schemes.
+"""
+
+from . import init
+from .activation import Dropout, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
+from .conv import Conv2d, ConvTranspose2d
+from .linear import Linear
+from .module import Module, ModuleList, Parameter, Sequential
+from .norm import BatchNorm2d, GroupNorm
+from .pool import AvgPool2d, MaxPool2d, Upsample
+
+__all__ = [
+    "init", "Module", "Parameter", "Sequential", "ModuleList",
+    "Conv2d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d", "Upsample",
+    "BatchNorm2d", "GroupNorm",
+    "ReLU", "LeakyReLU", "SiLU", "Sigmoid", "Tanh", "Identity", "Dropout",
+]

@@ -1,0 +1,123 @@
+"""Conv2d and ConvTranspose2d layers: a weight, a bias, and the hyper-parameters of the op.
+
+The arithmetic lives in ``tinyunet.ops.conv``; a layer owns its Parameters and initialises
+them as PyTorch does, ``kaiming_uniform_(a=sqrt(5))`` for the weight (U(-b, b) with
+b = 1/sqrt(fan_in)) and U(-b, b) for the bias with the same b. Weight layouts are PyTorch's:
+
+    Conv2d           (C_out, C_in, kH, kW)
+    ConvTranspose2d  (C_in, C_out, kH, kW)   (so its fan_in, from dim 1, counts C_out)
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..ops.conv import conv2d, conv_transpose2d, conv_transpose2d_output_size
+from . import init
+from .module import Module, Parameter, _empty
+
+
+def _pair(value):
+    """PyTorch stores sizes as (h, w) tuples; a padding may also be "same" or "valid"."""
+    if isinstance(value, str):
+        return value
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+class _Conv(Module):
+    """What Conv2d and ConvTranspose2d share: storage, initialisation and printing."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 output_padding, groups, bias, padding_mode, weight_shape, device, dtype):
+        super().__init__()
+        name = type(self).__name__
+        if groups != 1:
+            raise NotImplementedError(f"{name}: groups={groups} is not supported (only 1)")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not "
+                                      "supported (only 'zeros')")
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be positive")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.output_padding, self.groups, self.padding_mode = output_padding, 1, padding_mode
+        self.weight = Parameter(_empty(weight_shape(self.kernel_size), device, dtype))
+        if bias:
+            self.bias = Parameter(_empty((out_channels,), device, dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_Conv):
+    """``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+    groups=1, bias=True, padding_mode="zeros")``; ``padding`` may be "same" or "valid"."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         (0, 0), groups, bias, padding_mode,
+                         lambda k: (out_channels, in_channels, *k), device, dtype)
+
+    def forward(self, x):
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+
+class ConvTranspose2d(_Conv):
+    """``ConvTranspose2d(in_channels, out_channels, kernel_size, stride=1, padding=0,
+    output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros")``: the U-Net's
+    learnable up-convolution (kernel 2, stride 2 doubles the size)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair of ints, got "
+                             f"{padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         _pair(output_padding), groups, bias, padding_mode,
+                         lambda k: (in_channels, out_channels, *k), device, dtype)
+
+    def forward(self, x, output_size=None):
+        """``output_size`` (e.g. the skip tensor's shape) picks the output_padding that
+        reaches it, as in PyTorch: the way to undo a pooling of an odd-sized map."""
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding(x, tuple(output_size)[-2:])
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                output_padding, self.dilation)
+
+    def _output_padding(self, x, target):
+        natural = conv_transpose2d_output_size(tuple(x.shape[-2:]), self.kernel_size,
+                                               self.stride, self.padding, 0, self.dilation)
+        extra = tuple(t - n for t, n in zip(target, natural))
+        limit = tuple(max(s, d) for s, d in zip(self.stride, self.dilation))
+        if any(not 0 <= e < m for e, m in zip(extra, limit)):
+            largest = tuple(n + m - 1 for n, m in zip(natural, limit))
+            raise ValueError(f"ConvTranspose2d: output_size {target} cannot be reached from "
+                             f"input of shape {tuple(x.shape)}: the output is between "
+                             f"{natural} and {largest}")
+        return extra
