@@ -1,0 +1,172 @@
+"""max_pool2d and avg_pool2d: against PyTorch, reference vs numba, gradcheck, ties, NaN, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinyunet as tu
+from tinyunet.kernels import numba_cpu, reference
+from tinyunet.ops.pool import avg_pool2d, max_pool2d
+
+
+@st.composite
+def pool_cases(draw, max_size=7):
+    """(x, kernel_size, stride, padding): odd/non-square shapes, padding within torch's limit."""
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    H = draw(st.integers(max(k[0] - 2 * p[0], 1), max_size))
+    W = draw(st.integers(max(k[1] - 2 * p[1], 1), max_size))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    return x, k, s, p
+
+
+def _small(kernel_set):
+    return 5 if kernel_set == "reference" else 9  # reference kernels are Python loops
+
+
+def _torch_pool(torch, fn, x, grad, **kw):
+    t = torch.tensor(x, requires_grad=True)
+    out = fn(t, **kw)
+    y = out[0] if isinstance(out, tuple) else out
+    y.backward(torch.tensor(grad))
+    return out, t.grad.numpy()
+
+
+@given(data=st.data())
+def test_max_pool2d_matches_torch(kernel_set, torch, data):
+    x, k, s, p = data.draw(pool_cases(_small(kernel_set)))
+    X = tu.Tensor(x, requires_grad=True)
+    y, idx = max_pool2d(X, k, s, p, return_indices=True)
+    grad = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    y.backward(grad)
+    (ty, tidx), tgrad = _torch_pool(torch, torch.nn.functional.max_pool2d, x, grad,
+                                    kernel_size=k, stride=s, padding=p, return_indices=True)
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    assert idx.dtype == np.int64
+    np.testing.assert_allclose(X.grad, tgrad, rtol=1e-6, atol=1e-6)
+
+
+@given(data=st.data(), count_include_pad=st.booleans())
+def test_avg_pool2d_matches_torch(kernel_set, torch, data, count_include_pad):
+    x, k, s, p = data.draw(pool_cases(_small(kernel_set)))
+    X = tu.Tensor(x, requires_grad=True)
+    y = avg_pool2d(X, k, s, p, count_include_pad=count_include_pad)
+    grad = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    y.backward(grad)
+    ty, tgrad = _torch_pool(torch, torch.nn.functional.avg_pool2d, x, grad, kernel_size=k,
+                            stride=s, padding=p, count_include_pad=count_include_pad)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(X.grad, tgrad, rtol=1e-5, atol=1e-6)
+
+
+def test_stride_defaults_to_kernel_size(kernel_set):
+    x = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6)
+    np.testing.assert_array_equal(max_pool2d(x, 2).data, max_pool2d(x, 2, stride=2).data)
+    np.testing.assert_array_equal(max_pool2d(x, 2).data, x[:, :, 1::2, 1::2])
+    assert avg_pool2d(x, 3).shape == (1, 1, 2, 2)
+
+
+@settings(max_examples=15)
+@given(data=st.data(), count_include_pad=st.booleans())
+def test_reference_and_numba_kernels_agree(data, count_include_pad):
+    x, k, s, p = data.draw(pool_cases(max_size=5))
+    for dtype, tol in ((np.float32, 1e-6), (np.float64, 1e-12)):
+        xd = x.astype(dtype)
+        (y_r, i_r), (y_n, i_n) = (ks.max_pool2d(xd, k, s, p) for ks in (reference, numba_cpu))
+        np.testing.assert_array_equal(y_r, y_n)
+        np.testing.assert_array_equal(i_r, i_n)
+        assert y_r.dtype == y_n.dtype == dtype
+        g = np.random.default_rng(2).standard_normal(y_r.shape).astype(dtype)
+        np.testing.assert_allclose(reference.max_pool2d_backward(g, i_r, x.shape),
+                                   numba_cpu.max_pool2d_backward(g, i_n, x.shape), atol=tol)
+        hyper = (k, s, p, count_include_pad)
+        a_r, a_n = reference.avg_pool2d(xd, *hyper), numba_cpu.avg_pool2d(xd, *hyper)
+        np.testing.assert_allclose(a_r, a_n, rtol=tol, atol=tol)
+        assert a_r.dtype == a_n.dtype == dtype
+        np.testing.assert_allclose(reference.avg_pool2d_backward(g, x.shape, *hyper),
+                                   numba_cpu.avg_pool2d_backward(g, x.shape, *hyper),
+                                   rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), (1, 0))])
+def test_max_pool2d_gradcheck(kernel_set, k, s, p):
+    # a permutation has no ties, so max is differentiable at x and the finite differences
+    # (eps = 1e-6 << the gap of 1 between values) never change a window's winner
+    x = np.random.default_rng(0).permutation(2 * 5 * 6).reshape(1, 2, 5, 6).astype(np.float64)
+    X = tu.Tensor(x, requires_grad=True)
+    assert tu.gradcheck(lambda t: max_pool2d(t, k, s, p), (X,))
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (3, 1, 1), ((3, 2), (2, 1), (1, 1))])
+def test_avg_pool2d_gradcheck(kernel_set, k, s, p, count_include_pad):
+    X = tu.Tensor(np.random.default_rng(0).standard_normal((1, 2, 5, 4)), requires_grad=True)
+    assert tu.gradcheck(lambda t: avg_pool2d(t, k, s, p, count_include_pad), (X,))
+
+
+def test_max_pool2d_ties_go_to_the_first_maximum(kernel_set, torch):
+    x = np.array([[0, 3, 5, 5],
+                  [3, 1, 5, 5],
+                  [2, 2, 7, 0],
+                  [2, 2, 0, 7]], dtype=np.float32).reshape(1, 1, 4, 4)
+    X = tu.Tensor(x, requires_grad=True)
+    y, idx = max_pool2d(X, 2, return_indices=True)
+    np.testing.assert_array_equal(y.data[0, 0], [[3, 5], [2, 7]])
+    # first in row-major window order: (0,1) over (1,0); (0,2) over the other 5s; (2,0) ...
+    np.testing.assert_array_equal(idx.data[0, 0], [[0 * 4 + 1, 0 * 4 + 2], [2 * 4 + 0, 2 * 4 + 2]])
+    y.sum().backward()
+    expected = np.zeros((4, 4), dtype=np.float32)
+    expected[0, 1] = expected[0, 2] = expected[2, 0] = expected[2, 2] = 1
+    np.testing.assert_array_equal(X.grad[0, 0], expected)  # the whole gradient to the winner
+    # and the same as PyTorch on a tie-heavy input with overlapping, padded windows
+    ties = np.random.default_rng(0).integers(0, 3, (2, 2, 7, 6)).astype(np.float32)
+    _, tidx = torch.nn.functional.max_pool2d(torch.tensor(ties), 3, 1, 1, return_indices=True)
+    np.testing.assert_array_equal(max_pool2d(ties, 3, 1, 1, return_indices=True)[1].data,
+                                  tidx.numpy())
+
+
+def test_max_pool2d_nan_propagates(kernel_set, torch):
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    x[0, 0, 1, 1] = x[0, 1, 4, 5] = x[0, 1, 5, 4] = np.nan
+    y, idx = max_pool2d(x, 3, 2, 1, return_indices=True)
+    ty, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    assert np.isnan(y.data[0, 0, :2, :2]).all()   # every window holding (1, 1)
+    assert np.isnan(y.data).sum() == torch.isnan(ty).sum().item() > 0
+    np.testing.assert_array_equal(y.data, ty.numpy())   # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+
+
+def test_max_pool2d_pads_with_minus_infinity(kernel_set):
+    x = -np.ones((1, 1, 3, 3), dtype=np.float32) - np.arange(9, dtype=np.float32).reshape(3, 3)
+    y = max_pool2d(x, 3, 1, 1)
+    assert (y.data < 0).all()  # zero padding would have made every output 0
+    assert y.data[0, 0, 0, 0] == -1 and y.data[0, 0, 2, 2] == -5
+
+
+def test_avg_pool2d_count_include_pad(kernel_set):
+    x = np.ones((1, 1, 2, 2), dtype=np.float32)
+    np.testing.assert_allclose(avg_pool2d(x, 3, 1, 1).data[0, 0], np.full((2, 2), 4 / 9))
+    np.testing.assert_allclose(avg_pool2d(x, 3, 1, 1, count_include_pad=False).data, 1.0)
+
+
+def test_pool_bad_inputs():
+    x = np.zeros((1, 2, 4, 5), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"4-D input.*\(2, 4, 5\).*x\[None\]"):
+        max_pool2d(x[0], 2)
+    with pytest.raises(ValueError, match=r"padding \(2, 2\).*half of kernel_size \(3, 3\)"):
+        max_pool2d(x, 3, padding=2)
+    with pytest.raises(ValueError, match=r"padding \(-1, -1\) must be non-negative"):
+        avg_pool2d(x, 3, padding=-1)
+    with pytest.raises(ValueError, match=r"kernel_size \(6, 6\).*\(1, 2, 4, 5\)"):
+        max_pool2d(x, 6)
+    with pytest.raises(ValueError, match=r"stride \(0, 0\) must be positive"):
+        avg_pool2d(x, 2, stride=0)
+    with pytest.raises(TypeError, match=r"kernel_size must be an int or a pair.*\(2, 2, 2\)"):
+        max_pool2d(x, (2, 2, 2))
+    with pytest.raises(TypeError, match=r"floating-point input, got dtype int64"):
+        max_pool2d(np.zeros((1, 1, 4, 4), dtype=np.int64), 2)

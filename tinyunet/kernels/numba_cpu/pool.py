@@ -1,0 +1,133 @@
+"""Pooling, fast: the reference loops compiled by numba, one thread per (n, c) plane.
+
+Same formulas and the same tie rule as ``tinyunet.kernels.reference.pool`` (read that file
+for the math). Planes are independent, so ``prange`` over the N*C planes needs no locks: even
+the scatter-adds of the backward passes stay inside one plane.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def _out_size(size, k, s, p):
+    return (size + 2 * p - k) // s + 1
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_planes(x, kH, kW, sH, sW, pH, pW, y, argmax):
+    P, H, W = x.shape
+    _, H_out, W_out = y.shape
+    for plane in prange(P):
+        for i in range(H_out):
+            h0 = i * sH - pH
+            h_lo, h_hi = max(h0, 0), min(h0 + kH, H)
+            for j in range(W_out):
+                w0 = j * sW - pW
+                w_lo, w_hi = max(w0, 0), min(w0 + kW, W)
+                best = -np.inf
+                best_index = h_lo * W + w_lo
+                for h in range(h_lo, h_hi):
+                    for w in range(w_lo, w_hi):
+                        v = x[plane, h, w]
+                        # strictly greater: the first of equal maxima wins; NaN propagates
+                        if v > best or math.isnan(v):
+                            best = v
+                            best_index = h * W + w
+                y[plane, i, j] = best
+                argmax[plane, i, j] = best_index
+
+
+def max_pool2d(x, kernel_size, stride, padding):
+    """y = max of each window, argmax = flat ``h * W + w`` of the first maximum (NaN wins)."""
+    N, C, H, W = x.shape
+    H_out = _out_size(H, kernel_size[0], stride[0], padding[0])
+    W_out = _out_size(W, kernel_size[1], stride[1], padding[1])
+    y = np.empty((N * C, H_out, W_out), dtype=x.dtype)
+    argmax = np.empty((N * C, H_out, W_out), dtype=np.int64)
+    _max_pool_planes(np.ascontiguousarray(x).reshape(N * C, H, W),
+                     *kernel_size, *stride, *padding, y, argmax)
+    return y.reshape(N, C, H_out, W_out), argmax.reshape(N, C, H_out, W_out)
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_backward_planes(grad_y, argmax, grad_x):
+    P, H_out, W_out = grad_y.shape
+    for plane in prange(P):
+        for i in range(H_out):
+            for j in range(W_out):
+                grad_x[plane, argmax[plane, i, j]] += grad_y[plane, i, j]
+
+
+def max_pool2d_backward(grad_y, argmax, input_shape):
+    """grad_x[argmax] += grad_y: only the winning pixel moved the output."""
+    N, C, H, W = input_shape
+    _, _, H_out, W_out = grad_y.shape
+    grad_x = np.zeros((N * C, H * W), dtype=grad_y.dtype)
+    _max_pool_backward_planes(np.ascontiguousarray(grad_y).reshape(N * C, H_out, W_out),
+                              np.ascontiguousarray(argmax).reshape(N * C, H_out, W_out), grad_x)
+    return grad_x.reshape(N, C, H, W)
+
+
+@njit(cache=True)
+def _avg_window(i, j, H, W, kH, kW, sH, sW, pH, pW, count_include_pad):
+    h0, w0 = i * sH - pH, j * sW - pW
+    h1, w1 = min(h0 + kH, H + pH), min(w0 + kW, W + pW)
+    padded_count = (h1 - h0) * (w1 - w0)
+    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h1, H), max(w0, 0), min(w1, W)
+    divisor = padded_count if count_include_pad else (h_hi - h_lo) * (w_hi - w_lo)
+    return h_lo, h_hi, w_lo, w_hi, divisor
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_planes(x, kH, kW, sH, sW, pH, pW, count_include_pad, y):
+    P, H, W = x.shape
+    _, H_out, W_out = y.shape
+    for plane in prange(P):
+        for i in range(H_out):
+            for j in range(W_out):
+                h_lo, h_hi, w_lo, w_hi, divisor = _avg_window(
+                    i, j, H, W, kH, kW, sH, sW, pH, pW, count_include_pad)
+                total = 0.0
+                for h in range(h_lo, h_hi):
+                    for w in range(w_lo, w_hi):
+                        total += x[plane, h, w]
+                y[plane, i, j] = total / divisor
+
+
+def avg_pool2d(x, kernel_size, stride, padding, count_include_pad):
+    """y = (sum of the window's real pixels) / divisor (k_H k_W if count_include_pad)."""
+    N, C, H, W = x.shape
+    H_out = _out_size(H, kernel_size[0], stride[0], padding[0])
+    W_out = _out_size(W, kernel_size[1], stride[1], padding[1])
+    y = np.empty((N * C, H_out, W_out), dtype=x.dtype)
+    _avg_pool_planes(np.ascontiguousarray(x).reshape(N * C, H, W),
+                     *kernel_size, *stride, *padding, bool(count_include_pad), y)
+    return y.reshape(N, C, H_out, W_out)
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_backward_planes(grad_y, kH, kW, sH, sW, pH, pW, count_include_pad, grad_x):
+    P, H, W = grad_x.shape
+    _, H_out, W_out = grad_y.shape
+    for plane in prange(P):
+        for i in range(H_out):
+            for j in range(W_out):
+                h_lo, h_hi, w_lo, w_hi, divisor = _avg_window(
+                    i, j, H, W, kH, kW, sH, sW, pH, pW, count_include_pad)
+                share = grad_y[plane, i, j] / divisor
+                for h in range(h_lo, h_hi):
+                    for w in range(w_lo, w_hi):
+                        grad_x[plane, h, w] += share
+
+
+def avg_pool2d_backward(grad_y, input_shape, kernel_size, stride, padding, count_include_pad):
+    """grad_x[h, w] += grad_y[i, j] / divisor for every window (i, j) holding pixel (h, w)."""
+    N, C, H, W = input_shape
+    _, _, H_out, W_out = grad_y.shape
+    grad_x = np.zeros((N * C, H, W), dtype=grad_y.dtype)
+    _avg_pool_backward_planes(np.ascontiguousarray(grad_y).reshape(N * C, H_out, W_out),
+                              *kernel_size, *stride, *padding, bool(count_include_pad), grad_x)
+    return grad_x.reshape(N, C, H, W)

@@ -1,0 +1,125 @@
+"""Joining and cropping: cat (the U-Net's skip connection), stack, center_crop.
+
+In the U-Net the decoder concatenates its upsampled features with the encoder's features of
+the same resolution along the channel dim: ``cat([up, skip], dim=1)``. With unpadded
+('valid') convolutions the encoder's maps are larger than the decoder's, and the original
+paper crops them to the centre first: ``cat([up, center_crop(skip, up.shape[2:])], dim=1)``.
+
+Backward: concatenation only places its inputs side by side, so the gradient is split back
+into the pieces; a crop's gradient is zero outside the kept window.
+"""
+
+from __future__ import annotations
+
+from itertools import accumulate
+
+from ..backend import get_array_module
+from ..function import Function
+from ..tensor import Tensor
+from .shape import getitem
+
+
+class Cat(Function):
+    """y = [x_1, x_2, ...] along ``dim``;  dL/dx_k = the slice of dL/dy where x_k was placed."""
+
+    @staticmethod
+    def forward(ctx, *xs, dim=0):
+        ctx.dim = dim
+        ctx.sizes = [x.shape[dim] for x in xs]
+        return get_array_module(*xs).concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ends = list(accumulate(ctx.sizes))[:-1]
+        return tuple(get_array_module(grad).split(grad, ends, axis=ctx.dim))
+
+
+class Stack(Function):
+    """y[..., k, ...] = x_k along a new ``dim``;  dL/dx_k = dL/dy[..., k, ...]."""
+
+    @staticmethod
+    def forward(ctx, *xs, dim=0):
+        ctx.dim = dim
+        return get_array_module(*xs).stack(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = get_array_module(grad)
+        return tuple(xp.take(grad, k, axis=ctx.dim) for k in range(grad.shape[ctx.dim]))
+
+
+def _tensors(tensors, op):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"{op}: expected a non-empty list or tuple of tensors, got "
+                        f"{type(tensors).__name__}")
+    tensors = [Tensor._lift(t) for t in tensors]
+    if len({t.ndim for t in tensors}) > 1:
+        raise ValueError(f"{op}: all tensors must have the same number of dimensions, got "
+                         f"shapes {', '.join(str(t.shape) for t in tensors)}")
+    return tensors
+
+
+def _dim(dim, ndim, op):
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for {ndim}-D tensors "
+                         f"(expected {-ndim} <= dim < {ndim})")
+    return dim % ndim
+
+
+def cat(tensors, dim=0):
+    """Concatenate along an existing ``dim`` (negative counts from the end), as ``torch.cat``.
+
+    Every other dimension must match. The classic U-Net mismatch -- a larger encoder map
+    beside a smaller decoder map -- is fixed with ``center_crop`` (or ``pad``).
+    """
+    tensors = _tensors(tensors, "cat")
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    dim = _dim(dim, ndim, "cat")
+    others = [t.shape[:dim] + t.shape[dim + 1:] for t in tensors]
+    if len(set(others)) > 1:
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        message = (f"cat: along dim {dim} every other dimension must match, but got shapes "
+                   f"{shapes}")
+        spatial = [d for d in range(max(ndim - 2, 0), ndim)
+                   if d != dim and len({t.shape[d] for t in tensors}) > 1]
+        if spatial and ndim >= 3:
+            smallest = tuple(min(t.shape[d] for t in tensors) for d in (ndim - 2, ndim - 1))
+            message += (f". The spatial sizes differ (as with a U-Net's unpadded 'valid' "
+                        f"convs): crop the larger maps with F.center_crop(x, {smallest}), or "
+                        f"pad the smaller ones with F.pad, before concatenating")
+        raise ValueError(message)
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors, dim=0):
+    """Stack equal-shaped tensors along a new ``dim``, as ``torch.stack``."""
+    tensors = _tensors(tensors, "stack")
+    if len({t.shape for t in tensors}) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got shapes "
+                         f"{', '.join(str(t.shape) for t in tensors)}")
+    return Stack.apply(*tensors, dim=_dim(dim, tensors[0].ndim + 1, "stack"))
+
+
+def center_crop(x, size):
+    """The central ``size = (h, w)`` (or ``h`` for a square) window of the last two dims.
+
+    Offsets as torchvision's ``center_crop``: ``top = int(round((H - h) / 2))``, likewise
+    ``left`` (Python rounds halves to even). A crop larger than the input is an error here
+    (torchvision would pad; use ``pad`` for that).
+    """
+    x = Tensor._lift(x)
+    if x.ndim < 2:
+        raise ValueError(f"center_crop: expected a tensor with at least 2 dims (..., H, W), "
+                         f"got shape {x.shape}")
+    size = (size,) if isinstance(size, int) else tuple(size)
+    if len(size) not in (1, 2):
+        raise ValueError(f"center_crop: size must be an int or (h, w), got {size!r}")
+    h, w = size * 2 if len(size) == 1 else size
+    H, W = x.shape[-2:]
+    if not (0 < h <= H and 0 < w <= W):
+        raise ValueError(f"center_crop: crop size {(h, w)} must be positive and no larger than "
+                         f"the input's spatial size {(H, W)} (input shape {x.shape})")
+    top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
+    return getitem(x, (Ellipsis, slice(top, top + h), slice(left, left + w)))
