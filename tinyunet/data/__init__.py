@@ -1,0 +1,38 @@
+"""Data for the U-Net: synthetic cells, a folder of PNGs, augmentation, batching, weight maps.
+
+Datasets return plain NumPy arrays, ``image (C, H, W) float32`` and ``mask (H, W) int64``;
+the :class:`DataLoader` stacks them into batches and the trainer wraps those in Tensors.
+"""
+
+from tinyunet.data.augment import (
+    BrightnessContrast,
+    Compose,
+    ElasticDeform,
+    RandomFlip,
+    RandomRot90,
+)
+from tinyunet.data.folder import FolderDataset
+from tinyunet.data.loader import DataLoader
+from tinyunet.data.synthetic import SyntheticCells, gaussian_blur
+from tinyunet.data.weights import (
+    class_balance_weights,
+    distance_transform,
+    label_components,
+    unet_weight_map,
+)
+
+__all__ = [
+    "BrightnessContrast",
+    "Compose",
+    "DataLoader",
+    "ElasticDeform",
+    "FolderDataset",
+    "RandomFlip",
+    "RandomRot90",
+    "SyntheticCells",
+    "class_balance_weights",
+    "distance_transform",
+    "gaussian_blur",
+    "label_components",
+    "unet_weight_map",
+]
