@@ -9,6 +9,7 @@ from . import init
 from .activation import Dropout, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .linear import Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm2d, GroupNorm
 from .pool import AvgPool2d, MaxPool2d, Upsample
@@ -18,4 +19,5 @@ __all__ = [
     "Conv2d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d", "Upsample",
     "BatchNorm2d", "GroupNorm",
     "ReLU", "LeakyReLU", "SiLU", "Sigmoid", "Tanh", "Identity", "Dropout",
+    "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "DiceLoss", "DiceCELoss",
 ]
