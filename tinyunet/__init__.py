@@ -19,7 +19,7 @@ from .random import manual_seed
 from .factory import arange, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .ops.concat import cat, stack
 from .io import load, save
-from . import functional, lr_scheduler, metrics, nn, optim  # noqa: E402  (after Tensor: they build on it)
+from . import cuda, functional, lr_scheduler, metrics, nn, optim  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,6 @@ __all__ = [
     "Tensor", "Function", "Context", "no_grad", "enable_grad", "is_grad_enabled",
     "get_array_module", "set_kernels", "get_kernel_name", "use_kernels",
     "gradcheck", "gradcheck_report", "GradcheckError", "manual_seed",
-    "cat", "stack", "save", "load", "functional", "lr_scheduler", "metrics", "nn", "optim",
+    "cat", "stack", "save", "load", "cuda", "functional", "lr_scheduler", "metrics", "nn", "optim",
     "tensor", "zeros", "ones", "zeros_like", "ones_like", "rand", "randn", "arange",
 ]

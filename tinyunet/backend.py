@@ -2,8 +2,9 @@
 
 Two independent choices live here:
 
-* the *array module*: NumPy on the CPU, CuPy on a GPU. Code never imports numpy directly for
-  math on tensor data; it asks ``xp = get_array_module(a)`` so the same line runs on both.
+* the *array module*: NumPy on the CPU, CuPy on a GPU. Code asks ``xp = get_array_module(a)``
+  for math on tensor data, so the same line runs on both; a tensor's device is simply where
+  its array lives.
 * the *kernel set*: ``reference`` (readable loops) or ``numba`` (fast), chosen with the
   environment variable ``TINYUNET_KERNELS`` or ``tinyunet.set_kernels(name)``; default ``numba``.
 """
@@ -22,18 +23,67 @@ KERNEL_SETS = {
     "numba": "tinyunet.kernels.numba_cpu",
 }
 
+GPU_KERNELS = "tinyunet.kernels.cuda"
+
 _selected: str | None = None
 
 
+def is_gpu_array(array) -> bool:
+    """True for a CuPy array (checked by type, so CuPy is never imported just to ask)."""
+    return type(array).__module__.startswith("cupy")
+
+
 def get_array_module(*arrays) -> ModuleType:
-    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    """Return ``cupy`` if any argument (array or Tensor) lives on the GPU, else ``numpy``."""
     for a in arrays:
-        data = getattr(a, "data", a)
-        if type(data).__module__.startswith("cupy"):
+        if is_gpu_array(getattr(a, "data", a)):
             import cupy
 
             return cupy
     return np
+
+
+def device_of(array) -> str:
+    """``'cuda'`` for a CuPy array, ``'cpu'`` for anything else."""
+    return "cuda" if is_gpu_array(array) else "cpu"
+
+
+def normalize_device(device) -> str:
+    """``None``/``'cpu'`` -> ``'cpu'``; ``'cuda'``/``'cuda:0'``/``'gpu'`` -> ``'cuda'``."""
+    name = "cpu" if device is None else str(device).split(":")[0].lower()
+    if name == "gpu":
+        name = "cuda"
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; valid choices are 'cpu' and 'cuda'")
+    return name
+
+
+def cupy_or_explain() -> ModuleType:
+    """Import CuPy for a 'cuda' request, or say exactly what is missing."""
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(
+            "device 'cuda' needs CuPy, which is not installed: pip install 'tinyunet[gpu]' "
+            "(CuPy for CUDA 12)"
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001  (CuPy raises its own CUDARuntimeError without a driver)
+        count = 0
+    if count == 0:
+        raise RuntimeError("device 'cuda' was requested but no CUDA device was found")
+    return cupy
+
+
+def to_device(array, device: str):
+    """Copy ``array`` to ``device`` (a no-op when it is already there)."""
+    device = normalize_device(device)
+    if device == device_of(array):
+        return array
+    if device == "cpu":
+        return array.get()
+    return cupy_or_explain().asarray(array)
 
 
 def _check_name(name: str) -> str:
@@ -73,6 +123,9 @@ def use_kernels(name: str):
         _selected = previous
 
 
-def kernels() -> ModuleType:
-    """The module of the selected kernel set (imported on first use, compiled on first call)."""
+def kernels(*arrays) -> ModuleType:
+    """The kernel module for these arrays: the GPU set when any lives on the GPU, otherwise the
+    selected CPU set (imported on first use, compiled on first call)."""
+    if any(is_gpu_array(a) for a in arrays):
+        return importlib.import_module(GPU_KERNELS)
     return importlib.import_module(KERNEL_SETS[get_kernel_name()])

@@ -56,6 +56,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs) -> Tensor:
         tensors = tuple(Tensor._lift(x, like=inputs) for x in inputs)
+        _check_same_device(cls, tensors)
         track = autograd.is_grad_enabled() and any(t.requires_grad for t in tensors)
         ctx = Context(tuple(t.requires_grad for t in tensors) if track else (False,) * len(tensors))
         out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)
@@ -63,6 +64,17 @@ class Function:
         if track:
             result._node = autograd.Node(cls, ctx, tensors)
         return result
+
+
+def _check_same_device(fn, tensors) -> None:
+    """One op, one device: mixing a CPU and a GPU array would fail deep inside NumPy/CuPy."""
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        where = ", ".join(f"input {i} {t.shape} on {t.device}" for i, t in enumerate(tensors))
+        raise RuntimeError(
+            f"{fn.__name__}: expected all inputs on one device, got {where}; "
+            "move them with .to('cuda') or .cpu()"
+        )
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
-from .backend import get_array_module
+from .backend import device_of, get_array_module, to_device
 
 
 def _as_array(data, dtype):
@@ -32,15 +32,20 @@ def _as_array(data, dtype):
 
 
 class Tensor:
-    """``Tensor(data, requires_grad=False, dtype=None)``; see the module docstring."""
+    """``Tensor(data, requires_grad=False, dtype=None, device=None)``; see the module docstring.
+
+    ``device`` is ``'cpu'`` (NumPy) or ``'cuda'`` (CuPy); ``None`` leaves the data where it is.
+    """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor must call Tensor.__radd__, not broadcast over it
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None, _copy: bool = False):
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None,
+                 _copy: bool = False):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = _as_array(data, dtype)
+        data = _as_array(data, dtype)
+        self.data = data if device is None else to_device(data, device)
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
@@ -74,6 +79,31 @@ class Tensor:
     @property
     def dtype(self):
         return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        """``'cpu'`` or ``'cuda'``: where the data lives."""
+        return device_of(self.data)
+
+    def to(self, target) -> Tensor:
+        """A copy on another device (``'cpu'``/``'cuda'``) or with another float dtype.
+
+        Like PyTorch, the result is a new leaf when anything had to move; gradients flow back
+        through a dtype change but not across devices.
+        """
+        if isinstance(target, str):
+            if device_of(self.data) == target.split(":")[0]:
+                return self
+            return Tensor(to_device(self.data, target), requires_grad=self.requires_grad)
+        from .ops import shape
+
+        return shape.cast(self, target)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
 
     @property
     def is_leaf(self) -> bool:
