@@ -6,11 +6,27 @@ tests with a reason; in CI (``CI`` set) it is a failure, never a skip.
 
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
 
-import tinyunet as tu
+def _gpu_usable() -> bool:
+    """CuPy installed and a CUDA device found (asked without importing tinyunet or numba)."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001  (ImportError, or CuPy's CUDARuntimeError without a driver)
+        return False
+
+
+# Without a GPU the GPU kernels (numba.cuda) run on numba's CUDA simulator, which numba reads
+# from the environment when it is first imported: so this comes before anything imports numba.
+if not _gpu_usable():
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import tinyunet as tu  # noqa: E402
 
 settings.register_profile(
     "default",
@@ -54,3 +70,11 @@ def kernel_set(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request):
+    """Run the test once per device; 'cuda' skips where there is no GPU to run it on."""
+    if request.param == "cuda" and not tu.cuda.is_available():
+        pytest.skip("no CUDA device")
+    return request.param

@@ -50,6 +50,8 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
+from .backend import is_gpu_array
+
 TREE_KEY = "tinyunet"
 TAGS = ("__tensor__", "__int__", "__tuple__", "__items__")
 JSON_EXACT_INT = 2**53  # beyond this a JSON reader that uses doubles (JavaScript) rounds ints
@@ -166,7 +168,7 @@ def _as_array(node):
     for candidate in (node, getattr(node, "data", None)):
         if isinstance(candidate, np.ndarray):
             return candidate
-        if hasattr(candidate, "__cuda_array_interface__"):
+        if is_gpu_array(candidate):
             return candidate.get()  # CuPy: checkpoints live on the host
     return None
 

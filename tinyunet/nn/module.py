@@ -20,6 +20,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..backend import get_array_module, is_gpu_array, normalize_device, to_device
 from ..tensor import Tensor
 
 
@@ -44,11 +45,15 @@ def _to_numpy(value) -> np.ndarray:
         return value.numpy()
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor
         return value.detach().cpu().numpy()
+    if is_gpu_array(value):  # a CuPy array
+        return value.get()
     return np.asarray(value)
 
 
 def _as_buffer(value):
-    return value if value is None or isinstance(value, Tensor) else Tensor(np.asarray(value))
+    if value is None or isinstance(value, Tensor):
+        return value
+    return Tensor(value if is_gpu_array(value) else np.asarray(value))
 
 
 def _is_device(target) -> bool:
@@ -240,32 +245,45 @@ class Module:
 
     # ----- dtype and device -----------------------------------------------------------------
     def to(self, *args, device=None, dtype=None):
-        """``to("cpu")``, ``to(np.float64)`` or ``to(device=..., dtype=...)``; in place.
+        """``to("cuda")``, ``to("cpu")``, ``to(np.float64)`` or ``to(device=..., dtype=...)``;
+        in place.
 
-        Casts floating-point parameters and buffers (integer buffers such as BatchNorm's
+        Moves every parameter and buffer (and any gradient) to ``device``, and casts the
+        floating-point ones to ``dtype`` (integer buffers such as BatchNorm's
         ``num_batches_tracked`` stay integer). The Parameter objects are kept, so an
-        optimizer built before the cast still updates them.
+        optimizer built before the move still updates them. ``"cuda"`` needs CuPy and a GPU
+        and says which one is missing.
         """
         for arg in args:
             if _is_device(arg):
                 device = arg
             else:
                 dtype = arg
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise NotImplementedError(f"device {device!r} is not supported yet: tinyunet "
-                                      "modules run on the CPU ('cpu')")
-        if dtype is None:
-            return self
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to: only floating-point dtypes are allowed, got {dtype}")
+        if device is not None:
+            device = normalize_device(device)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating-point dtypes are allowed, got {dtype}")
         for module in self.modules():
             for t in list(module._parameters.values()) + list(module._buffers.values()):
-                if t is not None and t.dtype.kind == "f":
+                if t is None:
+                    continue
+                if device is not None:
+                    t.data = to_device(t.data, device)
+                    if t.grad is not None:
+                        t.grad = to_device(t.grad, device)
+                if dtype is not None and t.dtype.kind == "f":
                     t.data = t.data.astype(dtype)
                     if t.grad is not None:
                         t.grad = t.grad.astype(dtype)
         return self
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def cpu(self):
+        return self.to("cpu")
 
     def float(self):
         return self.to(np.float32)
@@ -314,7 +332,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                                + "\n  ".join(errors))
         for k, a in arrays.items():
-            own[k].data[...] = a
+            own[k].data[...] = get_array_module(own[k].data).asarray(a)  # onto its device
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing -------------------------------------------------------------------------
@@ -414,8 +432,8 @@ def _index(container, index: int) -> int:
 
 def _empty(shape, device=None, dtype=None) -> np.ndarray:
     """Storage for a new layer's weights: float32 unless ``dtype`` says otherwise; layers take
-    PyTorch's ``device=None, dtype=None`` keywords, and only the CPU is supported."""
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise NotImplementedError(f"device {device!r} is not supported yet: tinyunet layers "
-                                  "live on the CPU ('cpu')")
+    PyTorch's ``device=None, dtype=None`` keywords, and are created on the CPU."""
+    if device is not None and normalize_device(device) != "cpu":
+        raise NotImplementedError(f"device={device!r}: tinyunet layers are created on the CPU; "
+                                  "build the model, then move it with model.to('cuda')")
     return np.zeros(shape, dtype=np.float32 if dtype is None else dtype)

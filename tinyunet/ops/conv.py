@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import kernels
+from ..backend import get_array_module, kernels
 from ..function import Function
 from ..tensor import Tensor
 
@@ -94,17 +94,17 @@ class Conv2d(Function):
                 pad_extra=(0, 0)):
         x, w, b = _contiguous(x, w, b)
         if pad_extra != (0, 0):
-            x = np.pad(x, ((0, 0), (0, 0), (0, pad_extra[0]), (0, pad_extra[1])))
+            x = get_array_module(x).pad(x, ((0, 0), (0, 0), (0, pad_extra[0]), (0, pad_extra[1])))
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
         ctx.x_shape, ctx.kernel_size, ctx.has_bias = x.shape, w.shape[2:], b is not None
         ctx.stride, ctx.padding, ctx.dilation, ctx.pad_extra = stride, padding, dilation, pad_extra
-        return kernels().conv2d(x, w, b, stride, padding, dilation)
+        return kernels(x).conv2d(x, w, b, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad = np.ascontiguousarray(grad)
+        grad = get_array_module(grad).ascontiguousarray(grad)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             # The adjoint pair: dL/dx = A_w^T grad, and A_w^T is the transposed conv with the
@@ -114,13 +114,13 @@ class Conv2d(Function):
                 grad.shape[2:], ctx.kernel_size, ctx.stride, ctx.padding, 0, ctx.dilation
             )
             output_padding = (H - natural[0], W - natural[1])
-            grad_x = kernels().conv_transpose2d(
+            grad_x = kernels(grad).conv_transpose2d(
                 grad, w, None, ctx.stride, ctx.padding, output_padding, ctx.dilation
             )
             eh, ew = ctx.pad_extra  # the extra zeros were not part of x: drop their gradient
             grad_x = grad_x[:, :, : H - eh, : W - ew]
         if ctx.needs_input_grad[1]:
-            grad_w = kernels().conv2d_grad_weight(
+            grad_w = kernels(x).conv2d_grad_weight(
                 x, grad, ctx.kernel_size, ctx.stride, ctx.padding, ctx.dilation
             )
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -139,19 +139,19 @@ class ConvTranspose2d(Function):
         ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
         ctx.x_shape, ctx.kernel_size, ctx.has_bias = x.shape, w.shape[2:], b is not None
         ctx.stride, ctx.padding, ctx.dilation = stride, padding, dilation
-        return kernels().conv_transpose2d(x, w, b, stride, padding, output_padding, dilation)
+        return kernels(x).conv_transpose2d(x, w, b, stride, padding, output_padding, dilation)
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad = np.ascontiguousarray(grad)
+        grad = get_array_module(grad).ascontiguousarray(grad)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             # The adjoint pair, the other way round: dL/dx is conv2d of grad with the same
             # weight. When output_padding >= stride (allowed while it is < dilation) the conv
             # sees rows past the input's last one; they are not part of x, so they are cut.
             H, W = ctx.x_shape[2:]
-            grad_x = kernels().conv2d(grad, w, None, ctx.stride, ctx.padding, ctx.dilation)
+            grad_x = kernels(grad).conv2d(grad, w, None, ctx.stride, ctx.padding, ctx.dilation)
             grad_x = grad_x[:, :, :H, :W]
         if ctx.needs_input_grad[1]:
             # y[n, co, ih*s - p + kh*d, iw*s - p + kw*d] collects x[n, ci, ih, iw] *
@@ -162,7 +162,7 @@ class ConvTranspose2d(Function):
             # * x[n, b, oh*s - p + kh*d, ...], with the roles swapped: conv2d's "input" is our
             # grad (read at the strided positions), its "grad_y" is our x (summed over its
             # own size), a = ci, b = co. The result is (C_in, C_out, kH, kW), w's own layout.
-            grad_w = kernels().conv2d_grad_weight(
+            grad_w = kernels(grad).conv2d_grad_weight(
                 grad, x, ctx.kernel_size, ctx.stride, ctx.padding, ctx.dilation
             )
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -172,9 +172,10 @@ class ConvTranspose2d(Function):
 
 def _contiguous(x, w, b):
     """C-contiguous arrays, the weight and bias in the input's dtype (the output follows x)."""
-    x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w, dtype=x.dtype)
-    b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    xp = get_array_module(x)  # NumPy, or CuPy on a GPU
+    x = xp.ascontiguousarray(x)
+    w = xp.ascontiguousarray(w, dtype=x.dtype)
+    b = None if b is None else xp.ascontiguousarray(b, dtype=x.dtype)
     return x, w, b
 
 

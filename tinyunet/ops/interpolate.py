@@ -29,11 +29,11 @@ class UpsampleNearest2d(Function):
     @staticmethod
     def forward(ctx, x, size=(1, 1), scales=(1.0, 1.0)):
         ctx.input_shape, ctx.scales = x.shape, scales
-        return backend.kernels().upsample_nearest2d(x, size, scales)
+        return backend.kernels(x).upsample_nearest2d(x, size, scales)
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.kernels().upsample_nearest2d_backward(grad, ctx.input_shape, ctx.scales)
+        return backend.kernels(grad).upsample_nearest2d_backward(grad, ctx.input_shape, ctx.scales)
 
 
 class UpsampleBilinear2d(Function):
@@ -42,11 +42,11 @@ class UpsampleBilinear2d(Function):
     @staticmethod
     def forward(ctx, x, size=(1, 1), align_corners=False, scales=(1.0, 1.0)):
         ctx.input_shape, ctx.align_corners, ctx.scales = x.shape, align_corners, scales
-        return backend.kernels().upsample_bilinear2d(x, size, align_corners, scales)
+        return backend.kernels(x).upsample_bilinear2d(x, size, align_corners, scales)
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.kernels().upsample_bilinear2d_backward(
+        return backend.kernels(grad).upsample_bilinear2d_backward(
             grad, ctx.input_shape, ctx.align_corners, ctx.scales)
 
 

@@ -57,7 +57,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), indices_out=None):
-        y, argmax = backend.kernels().max_pool2d(x, kernel_size, stride, padding)
+        y, argmax = backend.kernels(x).max_pool2d(x, kernel_size, stride, padding)
         ctx.save_for_backward(argmax)
         ctx.input_shape = x.shape
         if indices_out is not None:  # return_indices: the argmax is a non-differentiable output
@@ -67,7 +67,7 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         (argmax,) = ctx.saved_tensors
-        return backend.kernels().max_pool2d_backward(grad, argmax, ctx.input_shape)
+        return backend.kernels(grad).max_pool2d_backward(grad, argmax, ctx.input_shape)
 
 
 class AvgPool2d(Function):
@@ -78,11 +78,11 @@ class AvgPool2d(Function):
                 count_include_pad=True):
         ctx.input_shape = x.shape
         ctx.hyper = (kernel_size, stride, padding, count_include_pad)
-        return backend.kernels().avg_pool2d(x, *ctx.hyper)
+        return backend.kernels(x).avg_pool2d(x, *ctx.hyper)
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.kernels().avg_pool2d_backward(grad, ctx.input_shape, *ctx.hyper)
+        return backend.kernels(grad).avg_pool2d_backward(grad, ctx.input_shape, *ctx.hyper)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
