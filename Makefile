@@ -6,11 +6,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# Two cores: one BLAS thread pool and one numba pool must not fight each other.
-export OMP_NUM_THREADS ?= 2
-export OPENBLAS_NUM_THREADS ?= 2
-export MKL_NUM_THREADS ?= 2
-
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
-from .backend import device_of, get_array_module, to_device
+from .backend import device_of, get_array_module, normalize_device, to_device
 
 
 def _as_array(data, dtype):
@@ -92,7 +92,7 @@ class Tensor:
         through a dtype change but not across devices.
         """
         if isinstance(target, str):
-            if device_of(self.data) == target.split(":")[0]:
+            if device_of(self.data) == normalize_device(target):
                 return self
             return Tensor(to_device(self.data, target), requires_grad=self.requires_grad)
         from .ops import shape
