@@ -13,57 +13,89 @@ The transposed convolution is the same map read backwards: ``W^T (K, C_in) @ x (
 gives columns, and col2im (the adjoint of im2col) scatter-adds each column back into the image.
 The weight gradient is ``sum_n grad_y[n] (C_out, P) @ cols[n].T (P, K)``.
 
+Speed (see tinyunet/threads.py): the samples of a batch are split between the cores, and each
+core runs im2col -> matmul on its own samples, so a sample's columns are still in cache when
+the matmul reads them, and the cores meet once per call. The column buffer is a per-thread
+workspace, reused from call to call instead of allocated (and page-faulted) every time.
+
 The reference kernels in ``tinyunet.kernels.reference.conv`` are the definition; the tests
 hold these to them.
 """
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ...threads import for_each_chunk
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _im2col(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols):
-    """Fill cols (C*kH*kW, H_out*W_out) from one sample x (C, H, W); one row per thread step."""
+    """Fill cols (C*kH*kW, H_out*W_out) from one sample x (C, H, W).
+
+    For each kernel tap (kh, kw) the output columns whose input column falls inside the image
+    form one range [ow_lo, ow_hi); the rest read padding. Computing that range once keeps the
+    inner loop a branch-free strided copy.
+    """
     C, H, W = x.shape
-    for r in prange(C * kH * kW):
-        c = r // (kH * kW)
-        kh = (r // kW) % kH
-        kw = r % kW
-        for oh in range(H_out):
-            ih = oh * sh - ph + kh * dh
-            row = oh * W_out
-            if ih < 0 or ih >= H:  # the whole output row reads padding
-                for ow in range(W_out):
-                    cols[r, row + ow] = 0.0
-                continue
-            for ow in range(W_out):
-                iw = ow * sw - pw + kw * dw
-                cols[r, row + ow] = x[c, ih, iw] if 0 <= iw < W else 0.0
+    for c in range(C):
+        for kh in range(kH):
+            for kw in range(kW):
+                r = (c * kH + kh) * kW + kw
+                shift = kw * dw - pw  # iw = ow*sw + shift
+                ow_lo = min(W_out, max(0, (-shift + sw - 1) // sw))
+                ow_hi = min(W_out, max(ow_lo, (W - shift + sw - 1) // sw))
+                for oh in range(H_out):
+                    ih = oh * sh - ph + kh * dh
+                    row = oh * W_out
+                    if ih < 0 or ih >= H:  # the whole output row reads padding
+                        cols[r, row:row + W_out] = 0.0
+                        continue
+                    cols[r, row:row + ow_lo] = 0.0
+                    for ow in range(ow_lo, ow_hi):
+                        cols[r, row + ow] = x[c, ih, ow * sw + shift]
+                    cols[r, row + ow_hi:row + W_out] = 0.0
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
     """y (C, H_out, W_out) = b + scatter-add of cols (C*kH*kW, H_in*W_in): im2col's adjoint.
 
-    Each channel is one prange step, and a channel's columns only ever touch that channel's
-    plane, so the threads never write to the same element.
+    The same in-range trick as im2col, read backwards: input column iw lands on output column
+    ow = iw*sw + shift, kept only when 0 <= ow < W_out.
     """
     C, H_out, W_out = y.shape
-    for c in prange(C):
+    for c in range(C):
         y[c, :, :] = b[c]
         for kh in range(kH):
             for kw in range(kW):
                 r = (c * kH + kh) * kW + kw
+                shift = kw * dw - pw
+                iw_lo = min(W_in, max(0, (-shift + sw - 1) // sw))
+                iw_hi = min(W_in, max(iw_lo, (W_out - shift + sw - 1) // sw))
                 for ih in range(H_in):
                     oh = ih * sh - ph + kh * dh
                     if oh < 0 or oh >= H_out:
                         continue
-                    for iw in range(W_in):
-                        ow = iw * sw - pw + kw * dw
-                        if 0 <= ow < W_out:
-                            y[c, oh, ow] += cols[r, ih * W_in + iw]
+                    col = ih * W_in
+                    for iw in range(iw_lo, iw_hi):
+                        y[c, oh, iw * sw + shift] += cols[r, col + iw]
+
+
+_local = threading.local()
+
+
+def _workspace(shape, dtype):
+    """This thread's scratch array of ``shape``: grown when too small, otherwise reused."""
+    size = int(np.prod(shape))
+    buffers = _local.__dict__.setdefault("buffers", {})
+    buf = buffers.get(np.dtype(dtype))
+    if buf is None or buf.size < size:
+        buf = buffers[np.dtype(dtype)] = np.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
 
 
 def _is_pointwise(kH, kW, stride, padding):
@@ -83,15 +115,20 @@ def conv2d(x, w, b, stride, padding, dilation):
     w_mat = w.reshape(C_out, K)
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
     pointwise = _is_pointwise(kH, kW, stride, padding)
-    cols = None if pointwise else np.empty((K, P), dtype=x.dtype)  # reused for every sample
-    for n in range(N):
-        if pointwise:
-            cols = x[n].reshape(K, P)
-        else:
-            _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols)
-        np.matmul(w_mat, cols, out=y[n].reshape(C_out, P))
-    if b is not None:
-        y += b.reshape(1, C_out, 1, 1)
+
+    def samples(ns):
+        cols = None if pointwise else _workspace((K, P), x.dtype)
+        for n in ns:
+            if pointwise:
+                cols = x[n].reshape(K, P)
+            else:
+                _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols)
+            y_n = y[n].reshape(C_out, P)
+            np.matmul(w_mat, cols, out=y_n)
+            if b is not None:
+                y_n += b[:, None]  # while the sample's output is still in cache
+
+    for_each_chunk(samples, N)
     return y
 
 
@@ -110,38 +147,51 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
     w_t = w.reshape(C_in, K).T  # a transposed view: BLAS reads it as is, nothing is copied
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
-    if _is_pointwise(kH, kW, stride, padding) and output_padding == (0, 0):
-        for n in range(N):  # no scatter: every column lands on its own pixel
-            np.matmul(w_t, x[n].reshape(C_in, P), out=y[n].reshape(C_out, P))
-        y += bias.reshape(1, C_out, 1, 1)
-        return y
-    cols = np.empty((K, P), dtype=x.dtype)  # reused for every sample
-    for n in range(N):
-        np.matmul(w_t, x[n].reshape(C_in, P), out=cols)
-        _col2im(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
+    pointwise = _is_pointwise(kH, kW, stride, padding) and output_padding == (0, 0)
+
+    def samples(ns):
+        cols = None if pointwise else _workspace((K, P), x.dtype)
+        for n in ns:
+            if pointwise:  # no scatter: every column lands on its own pixel
+                y_n = y[n].reshape(C_out, P)
+                np.matmul(w_t, x[n].reshape(C_in, P), out=y_n)
+                y_n += bias[:, None]
+            else:
+                np.matmul(w_t, x[n].reshape(C_in, P), out=cols)
+                _col2im(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
+
+    for_each_chunk(samples, N)
     return y
 
 
 def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     """dL/dw for y = conv2d(x, w): sum_n grad_y[n] (C_out, P) @ cols[n].T (P, K).
 
-    P is grad_y's own spatial size, which may be smaller than conv2d's natural output.
+    P is grad_y's own spatial size, which may be smaller than conv2d's natural output. Each
+    worker sums its own samples; the partial sums are added at the end.
     """
     N, C_in, H, W = x.shape
     _, C_out, H_out, W_out = grad_y.shape
     kH, kW = kernel_size
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     K, P = C_in * kH * kW, H_out * W_out
-
     pointwise = _is_pointwise(kH, kW, stride, padding) and (H_out, W_out) == (H, W)
-    cols = None if pointwise else np.empty((K, P), dtype=x.dtype)
-    grad_w = np.zeros((C_out, K), dtype=x.dtype)
-    term = np.empty((C_out, K), dtype=x.dtype)
-    for n in range(N):
-        if pointwise:
-            cols = x[n].reshape(K, P)
-        else:
-            _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols)
-        np.matmul(grad_y[n].reshape(C_out, P), cols.T, out=term)
-        grad_w += term
+
+    def samples(ns):
+        cols = None if pointwise else _workspace((K, P), x.dtype)
+        grad_w = np.zeros((C_out, K), dtype=x.dtype)
+        term = np.empty((C_out, K), dtype=x.dtype)
+        for n in ns:
+            if pointwise:
+                cols = x[n].reshape(K, P)
+            else:
+                _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols)
+            np.matmul(grad_y[n].reshape(C_out, P), cols.T, out=term)
+            grad_w += term
+        return grad_w
+
+    partial = for_each_chunk(samples, N)
+    grad_w = np.zeros((C_out, K), dtype=x.dtype) if N == 0 else partial[0]
+    for g in partial[1:]:
+        grad_w += g
     return grad_w.reshape(C_out, C_in, kH, kW)

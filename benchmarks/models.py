@@ -1,0 +1,100 @@
+"""The reference U-Net and its layers, in tinyunet and in PyTorch, with FLOP counts.
+
+Reference: in 1, classes 2, base 16, depth 4, two 3x3 same convs + ReLU per block, 2x2
+max-pool, 2x2 stride-2 transposed conv, concat skips, 1x1 head; 1,940,834 parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONFIG = dict(in_channels=1, num_classes=2, base_channels=16, depth=4)
+PARAMETERS = 1_940_834
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One conv (or transposed conv) of the reference U-Net at batch N, input size H x H."""
+
+    name: str
+    c_in: int
+    c_out: int
+    k: int
+    size: int  # input height = width
+    transposed: bool = False
+
+    def out_size(self) -> int:
+        return self.size * 2 if self.transposed else self.size
+
+    def forward_flop(self, batch: int) -> float:
+        """2 * (multiply-adds): every output value of a conv sums c_in*k*k products; a 2x2
+        stride-2 transposed conv paints c_out*k*k products per *input* value."""
+        return 2.0 * batch * self.c_in * self.c_out * self.k**2 * self.size**2
+
+
+def reference_layers(size: int = 128) -> list[ConvLayer]:
+    """Every conv and transposed conv of the reference U-Net, in forward order."""
+    c = [16 * 2**k for k in range(5)]
+    layers = []
+    for k in range(4):
+        s = size >> k
+        layers += [ConvLayer(f"enc{k}.conv1 {1 if k == 0 else c[k - 1]}->{c[k]} @{s}",
+                             1 if k == 0 else c[k - 1], c[k], 3, s),
+                   ConvLayer(f"enc{k}.conv2 {c[k]}->{c[k]} @{s}", c[k], c[k], 3, s)]
+    s = size >> 4
+    layers += [ConvLayer(f"bottleneck.conv1 {c[3]}->{c[4]} @{s}", c[3], c[4], 3, s),
+               ConvLayer(f"bottleneck.conv2 {c[4]}->{c[4]} @{s}", c[4], c[4], 3, s)]
+    for k in reversed(range(4)):
+        s = size >> k
+        layers += [ConvLayer(f"up{k} convT {c[k + 1]}->{c[k]} @{s // 2}", c[k + 1], c[k], 2,
+                             s // 2, transposed=True),
+                   ConvLayer(f"dec{k}.conv1 {2 * c[k]}->{c[k]} @{s}", 2 * c[k], c[k], 3, s),
+                   ConvLayer(f"dec{k}.conv2 {c[k]}->{c[k]} @{s}", c[k], c[k], 3, s)]
+    layers.append(ConvLayer(f"head 1x1 {c[0]}->2 @{size}", c[0], 2, 1, size))
+    return layers
+
+
+def forward_flop(batch: int, size: int) -> float:
+    return sum(layer.forward_flop(batch) for layer in reference_layers(size))
+
+
+def tinyunet_unet():
+    from tinyunet.models.unet import UNet
+
+    return UNet(**CONFIG)
+
+
+def torch_unet():
+    """The same network in PyTorch, module for module."""
+    import torch
+    from torch import nn
+
+    def block(a, b):
+        return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(b, b, 3, padding=1), nn.ReLU())
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = [16 * 2**k for k in range(5)]
+            self.encoder = nn.ModuleList([block(1 if k == 0 else c[k - 1], c[k])
+                                          for k in range(4)])
+            self.pool = nn.MaxPool2d(2)
+            self.bottleneck = block(c[3], c[4])
+            self.ups = nn.ModuleList([nn.ConvTranspose2d(c[k + 1], c[k], 2, stride=2)
+                                      for k in reversed(range(4))])
+            self.decoder = nn.ModuleList([block(2 * c[k], c[k]) for k in reversed(range(4))])
+            self.head = nn.Conv2d(c[0], 2, 1)
+
+        def forward(self, x):
+            saved = []
+            for b in self.encoder:
+                x = b(x)
+                saved.append(x)
+                x = self.pool(x)
+            x = self.bottleneck(x)
+            for up, b, s in zip(self.ups, self.decoder, reversed(saved)):
+                x = b(torch.cat([up(x), s], dim=1))
+            return self.head(x)
+
+    return UNet()
