@@ -1,0 +1,117 @@
+"""The command line (tinyunet.cli): help, summary, train -> predict, resume, the demo's report."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinyunet import cli
+from tinyunet.data import SyntheticCells
+from tinyunet.train import TrainConfig
+
+TINY = ["--train-images", "8", "--val-images", "2", "--image-size", "32", "--crop", "0",
+        "--base-channels", "4", "--depth", "2", "--steps-per-epoch", "2", "--no-progress"]
+
+
+def subcommands():
+    parser = cli.build_parser()
+    (action,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return action.choices
+
+
+@pytest.mark.parametrize("name", ["demo", "train", "predict", "summary"])
+def test_help_of_every_command_names_its_options(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([name, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text
+    for action in subcommands()[name]._actions:
+        for option in action.option_strings:
+            assert option in text, option
+
+
+def test_top_level_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for name in ("demo", "train", "predict", "summary"):
+        assert name in text
+    assert cli.main([]) == 2  # no command: the help, and a usage error status
+
+
+def test_python_dash_m_runs_the_same_cli():
+    done = subprocess.run([sys.executable, "-m", "tinyunet", "summary", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--base-channels" in done.stdout
+
+
+def test_summary_shows_the_lessons_384_channels(capsys):
+    """Base 64 with bilinear upsampling: the 256 upsampled channels meet the 128 of the skip."""
+    assert cli.main(["summary", "--base-channels", "64", "--up-mode", "bilinear",
+                     "--size", "32"]) == 0
+    text = capsys.readouterr().out
+    assert "256 + 128 -> 384" in text
+    assert "total parameters" in text
+
+
+def test_train_then_predict(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli.main(["train", "--out", str(run), "--epochs", "1", *TINY]) == 0
+    for name in ("last.safetensors", "best.safetensors", "metrics.csv", "metrics.json",
+                 "curves.png", "predictions.png"):
+        assert (run / name).exists(), name
+
+    image = SyntheticCells(1, size=(40, 56), seed=5)[0][0]
+    Image.fromarray((image[0] * 255).astype(np.uint8)).save(tmp_path / "cells.png")
+    out = tmp_path / "pred"
+    assert cli.main(["predict", "--checkpoint", str(run / "best.safetensors"),
+                     str(tmp_path / "cells.png"), "--out", str(out), "--overlay",
+                     "--tile", "16"]) == 0
+    mask = np.asarray(Image.open(out / "cells_mask.png"))
+    assert mask.shape == (40, 56) and set(np.unique(mask)) <= {0, 255}
+    overlay = np.asarray(Image.open(out / "cells_overlay.png"))
+    assert overlay.shape == (40, 56, 3)
+    assert "cells_mask.png" in capsys.readouterr().out
+
+
+def test_train_resume_continues_with_the_saved_settings(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert cli.main(["train", "--out", run, "--epochs", "1", "--lr", "0.003", *TINY]) == 0
+    assert cli.main(["train", "--out", run, "--resume", "--epochs", "2", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [row["epoch"] for row in summary["history"]] == [1, 2]
+    assert summary["steps"] == 4
+    assert summary["history"][-1]["lr"] == 0.003  # the saved setting, not the default
+    with pytest.raises(SystemExit, match="nothing to resume"):
+        cli.main(["train", "--out", str(tmp_path / "empty"), "--resume"])
+
+
+def test_demo_reports_time_dice_and_figures(tmp_path, monkeypatch, capsys):
+    """The demo's plumbing on a tiny recipe (the real one is `make demo`): the report, the
+    files, and an exit status that says whether the Dice target was met."""
+    def tiny_recipe(seconds, seed=0):
+        return TrainConfig(train_images=8, val_images=2, image_size=32, crop=None,
+                           base_channels=4, depth=2, epochs=2, steps_per_epoch=2,
+                           max_seconds=seconds, seed=seed)
+
+    monkeypatch.setattr(cli, "demo_config", tiny_recipe)
+    out = tmp_path / "demo"
+    status = cli.main(["demo", "--out", str(out), "--seconds", "60", "--target", "0",
+                       "--no-progress"])
+    text = capsys.readouterr().out
+    assert status == 0
+    assert "target reached" in text and "Dice" in text and "s/step" in text
+    assert str(out / "curves.png") in text and str(out / "predictions.png") in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("val_dice", "val_pixel_accuracy", "train_seconds", "steps"):
+        assert metrics[key] is not None, key
+
+    status = cli.main(["demo", "--out", str(out), "--seconds", "60", "--target", "1.01",
+                       "--no-progress"])
+    assert status == 1
+    assert "TARGET NOT REACHED" in capsys.readouterr().out

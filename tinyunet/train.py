@@ -1,0 +1,583 @@
+"""Training a segmentation network: the loop, and what makes a run trustworthy.
+
+The loop itself is PyTorch's, five lines a step::
+
+    logits = model(images)                  # (N, C, H, W): one score per class per pixel
+    loss = loss_fn(logits, masks)           # Dice + cross-entropy by default
+    optimizer.zero_grad()                   # gradients accumulate: clear the last step's
+    loss.backward()
+    optimizer.step()                        # Adam by default
+
+Around it, what turns a loop into a run one can trust, compare and restart:
+
+* an *epoch* is ``steps_per_epoch`` steps followed by validation on held-out images: the loss,
+  and Dice, IoU and pixel accuracy of the argmax masks (:mod:`tinyunet.metrics`);
+* a checkpoint after every epoch, ``last.safetensors``, and the best one by validation Dice,
+  ``best.safetensors`` (:mod:`tinyunet.io`). Each holds everything a restart needs: weights,
+  optimizer moments, epoch and step, the state of the global generator
+  (:mod:`tinyunet.random`), the data loader's position, the history, the model and training
+  configs;
+* ``fit(resume=True)`` continues from ``last.safetensors`` *exactly*: the loader draws its
+  order and augmentations from ``(seed, epoch, index)``, so restoring its position replays the
+  same batches, and the restored moments give the same updates. An interrupted run, resumed,
+  ends with the same weights as an uninterrupted one;
+* ``metrics.csv`` (one row per epoch) and ``metrics.json`` (the last scores, and the history);
+* a NaN or inf loss stops the run with :class:`TrainingDiverged` before the bad update, and the
+  last good checkpoint is left as it was. Ctrl-C saves the state of the last *completed* step
+  to ``last.safetensors`` and then re-raises, so ``resume`` continues mid-epoch;
+* ``max_seconds``: a wall-clock budget; when it runs out the run validates, saves and stops.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import io, metrics
+from . import random as tu_random
+from .autograd import no_grad
+from .data import Compose, DataLoader, FolderDataset, RandomFlip, RandomRot90, SyntheticCells
+from .models import UNet
+from .ops.loss import cross_entropy, dice_ce_loss, dice_loss
+from .optim import SGD, Adam, AdamW
+from .tensor import Tensor
+
+LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss}
+OPTIMIZERS = {
+    "adam": lambda params, lr: Adam(params, lr=lr),
+    "adamw": lambda params, lr: AdamW(params, lr=lr),
+    "sgd": lambda params, lr: SGD(params, lr=lr, momentum=0.9),
+}
+CSV_COLUMNS = ("epoch", "step", "train_loss", "train_dice", "val_loss", "val_dice", "val_iou",
+               "val_pixel_accuracy", "lr", "seconds")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (or the logits, or the weights) stopped being finite numbers."""
+
+
+# ----- scores ------------------------------------------------------------------------------------
+def score(pred, target, num_classes: int = 2) -> dict:
+    """Dice, IoU (of the foreground classes, mean over images) and pixel accuracy of hard masks.
+
+    Two classes: the scores of class 1 (the background's Dice is high and says little). More:
+    the mean over classes 1..C-1.
+    """
+    kwargs = {} if num_classes == 2 else dict(num_classes=num_classes, ignore_background=True)
+    return {"dice": metrics.dice(pred, target, **kwargs),
+            "iou": metrics.iou(pred, target, **kwargs),
+            "pixel_accuracy": metrics.pixel_accuracy(pred, target)}
+
+
+def _crop_like(masks: np.ndarray, logits) -> np.ndarray:
+    """A 'valid'-padding U-Net predicts only the centre of its input: crop the masks to match."""
+    H, W = logits.shape[-2:]
+    h0, w0 = (masks.shape[-2] - H) // 2, (masks.shape[-1] - W) // 2
+    return masks[..., h0:h0 + H, w0:w0 + W]
+
+
+def evaluate(model, batches, num_classes: int = 2, loss_fn=None) -> dict:
+    """Validation: the mean loss (if ``loss_fn``) and :func:`score` over every image.
+
+    ``batches`` yields ``(images, masks, ...)``; a :class:`DataLoader` is rewound to the start
+    of its epoch first, so every call sees the whole set.
+    """
+    if hasattr(batches, "set_epoch"):
+        batches.set_epoch(0)
+    was_training = model.training
+    model.eval()  # dropout off, batch norm on its running statistics
+    preds, targets, loss_sum, n = [], [], 0.0, 0
+    try:
+        with no_grad():
+            for images, masks, *_ in batches:
+                logits = model(Tensor(images))
+                masks = _crop_like(masks, logits)
+                if loss_fn is not None:
+                    loss_sum += float(loss_fn(logits, masks).data) * len(images)
+                preds.append(logits.data.argmax(axis=1))
+                targets.append(masks)
+                n += len(images)
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate: the validation set is empty")
+    result = score(np.concatenate(preds), np.concatenate(targets), num_classes)
+    result["loss"] = loss_sum / n if loss_fn is not None else float("nan")
+    return result
+
+
+# ----- Ctrl-C between steps, never inside one ----------------------------------------------------
+@contextmanager
+def _deferred_interrupt():
+    """Hold Ctrl-C until the block ends.
+
+    ``optimizer.step()`` updates the parameters one by one: interrupted halfway, the weights
+    would match no step at all, and the checkpoint saved on the way out would be corrupt.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield  # signals reach only the main thread; None: a handler Python can't restore
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+# ----- the trainer -------------------------------------------------------------------------------
+class Trainer:
+    """Fit ``model`` on ``train_loader``, validating on ``val_loader`` after every epoch.
+
+    Args:
+        model: a Module returning logits (N, C, H, W); its ``config`` dict (if any) goes into
+            the checkpoints, so :func:`tinyunet.predict.load_model` can rebuild it.
+        train_loader: a :class:`DataLoader` of ``(images, masks)``; served as an endless stream
+            (its own epochs roll over), so an epoch here need not be one pass over the data.
+        val_loader: validation batches (a DataLoader, or any re-iterable of batches).
+        out_dir: where checkpoints, metrics and figures go (created).
+        optimizer: default ``Adam(model.parameters(), lr=1e-3)``.
+        loss_fn: ``loss_fn(logits, masks) -> scalar Tensor``; default Dice + cross-entropy.
+        epochs: number of epochs to train (a resumed run counts the ones already done).
+        steps_per_epoch: default one pass over ``train_loader``.
+        max_seconds: wall-clock budget of this call of :meth:`fit`, validation included.
+        num_classes: default ``model.config["num_classes"]``.
+        progress: show a tqdm bar per epoch and a line per epoch.
+        config: the training settings (a JSON-able dict) saved in every checkpoint.
+        callbacks: ``cb(trainer)`` called after every optimizer step.
+    """
+
+    def __init__(self, model, train_loader, val_loader, out_dir, *, optimizer=None,
+                 loss_fn=None, epochs: int = 10, steps_per_epoch: int | None = None,
+                 max_seconds: float | None = None, num_classes: int | None = None,
+                 progress: bool = True, config: dict | None = None, callbacks=()):
+        self.model = model
+        self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
+        self.loss_fn = loss_fn or dice_ce_loss
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.out = Path(out_dir)
+        self.epochs = int(epochs)
+        self.steps_per_epoch = int(steps_per_epoch or len(train_loader))
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"Trainer: steps_per_epoch must be >= 1, got {self.steps_per_epoch} "
+                             f"(is the training set smaller than one batch of "
+                             f"{getattr(train_loader, 'batch_size', '?')}?)")
+        self.max_seconds = max_seconds
+        model_config = getattr(model, "config", {}) or {}
+        self.num_classes = int(num_classes or model_config.get("num_classes", 2))
+        self.progress = progress
+        self.config = dict(config or {})
+        self.callbacks = list(callbacks)
+        # where the run is: everything below goes into a checkpoint
+        self.epoch = 0                 # epochs completed
+        self.step = 0                  # optimizer steps taken
+        self.epoch_step = 0            # steps taken in the current epoch
+        self.running = {"loss": 0.0, "dice": 0.0}  # sums over the current epoch's steps
+        self.history: list[dict] = []  # one row per completed epoch
+        self.best_dice: float | None = None
+        self.seconds = 0.0             # training wall-clock, over every session of the run
+        self.status = "not started"
+        self._position = None          # loader and RNG state after the last completed step
+
+    @property
+    def last_path(self) -> Path:
+        return self.out / "last.safetensors"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best.safetensors"
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # ----- the run -------------------------------------------------------------------------
+    def fit(self, resume: bool = False, lr: float | None = None) -> dict:
+        """Train until ``epochs`` are done or ``max_seconds`` run out; return :meth:`summary`.
+
+        ``resume``: continue from ``out_dir/last.safetensors`` (which must exist). ``lr``: the
+        learning rate to go on with (default: the checkpoint's), e.g. a lower one after a
+        divergence.
+        Raises :class:`TrainingDiverged` on a NaN/inf loss, and re-raises KeyboardInterrupt
+        after saving a checkpoint.
+        """
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            if not self.last_path.exists():
+                raise FileNotFoundError(f"nothing to resume: {self.last_path} does not exist")
+            self.load_state_dict(io.load(self.last_path))
+            if lr is not None:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+        start = time.perf_counter()
+        seconds_before = self.seconds
+        deadline = None if self.max_seconds is None else start + self.max_seconds
+        self._position = self._current_position()
+        batches = self._stream()
+
+        def clock():
+            self.seconds = seconds_before + time.perf_counter() - start
+
+        try:
+            self.status = "running"
+            while self.epoch < self.epochs:
+                finished = self._train_epoch(batches, deadline, clock)
+                if self.epoch_step > 0:  # a budget-shortened epoch is still validated and saved
+                    self._end_epoch(clock)
+                if not finished:
+                    self.status = "max_seconds"
+                    self._log(f"time budget of {self.max_seconds:g} s used up after "
+                              f"{self.step} steps")
+                    break
+            else:
+                self.status = "completed"
+        except TrainingDiverged:
+            clock()
+            self.status = "diverged"
+            self.write_metrics()
+            raise
+        except KeyboardInterrupt:
+            clock()
+            self.status = "interrupted"
+            self.save_checkpoint(self.last_path)
+            self.write_metrics()
+            self._log(f"interrupted at step {self.step}; saved {self.last_path} "
+                      f"(continue with resume)")
+            raise
+        clock()
+        self.write_metrics()
+        return self.summary()
+
+    def _stream(self):
+        """The training batches, endlessly: the loader's epochs roll over into each other."""
+        while True:
+            served = 0
+            for batch in self.train_loader:
+                served += 1
+                yield batch
+            if served == 0 and len(self.train_loader) == 0:
+                raise ValueError("Trainer: the training loader yields no batches")
+
+    def _train_epoch(self, batches, deadline, clock) -> bool:
+        """Steps until the epoch is complete (True) or the deadline passes (False)."""
+        bar = tqdm(total=self.steps_per_epoch, initial=self.epoch_step, unit="step",
+                   desc=f"epoch {self.epoch + 1}/{self.epochs}", disable=not self.progress,
+                   leave=False, dynamic_ncols=True)
+        with bar:
+            while self.epoch_step < self.steps_per_epoch:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return False
+                images, masks = next(batches)[:2]
+                loss, dice = self.train_step(images, masks)
+                clock()
+                bar.set_postfix(loss=f"{loss:.4f}", dice=f"{dice:.3f}", refresh=False)
+                bar.update()
+                for callback in self.callbacks:
+                    callback(self)
+        return True
+
+    def train_step(self, images: np.ndarray, masks: np.ndarray) -> tuple[float, float]:
+        """One optimizer step on a batch; returns its loss and the Dice of its argmax masks."""
+        self.model.train()
+        logits = self.model(Tensor(images))
+        masks = _crop_like(masks, logits)
+        self._check_finite("the logits", logits.data)
+        loss = self.loss_fn(logits, masks)
+        self._check_finite("the loss", loss.data)
+        self.optimizer.zero_grad()
+        loss.backward()
+        dice = score(logits.data.argmax(axis=1), masks, self.num_classes)["dice"]
+        with _deferred_interrupt():  # the update and the bookkeeping happen together, or not
+            self.optimizer.step()
+            self.step += 1
+            self.epoch_step += 1
+            self.running["loss"] += float(loss.data)
+            self.running["dice"] += dice
+            self._position = self._current_position()
+        return float(loss.data), dice
+
+    def _end_epoch(self, clock):
+        val = evaluate(self.model, self.val_loader, self.num_classes, self.loss_fn)
+        clock()
+        n = self.epoch_step
+        row = {"epoch": self.epoch + 1, "step": self.step,
+               "train_loss": self.running["loss"] / n, "train_dice": self.running["dice"] / n,
+               "val_loss": val["loss"], "val_dice": val["dice"], "val_iou": val["iou"],
+               "val_pixel_accuracy": val["pixel_accuracy"], "lr": self.lr,
+               "seconds": round(self.seconds, 3)}
+        self._check_weights_finite()
+        self.history.append(row)
+        self.epoch, self.epoch_step = self.epoch + 1, 0
+        self.running = {"loss": 0.0, "dice": 0.0}
+        improved = self.best_dice is None or row["val_dice"] > self.best_dice
+        if improved:
+            self.best_dice = row["val_dice"]
+        state = self.state_dict()
+        self.save_checkpoint(self.last_path, state)
+        if improved:
+            self.save_checkpoint(self.best_path, state)
+        self.write_metrics()
+        self._log(f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  "
+                  f"loss {row['train_loss']:.4f}  dice {row['train_dice']:.3f}  |  "
+                  f"val loss {row['val_loss']:.4f}  dice {row['val_dice']:.3f}  "
+                  f"iou {row['val_iou']:.3f}  acc {row['val_pixel_accuracy']:.3f}  "
+                  f"[{row['seconds']:.1f} s]" + ("  *best*" if improved else ""))
+
+    def _log(self, message: str):
+        if self.progress:
+            tqdm.write(message)
+
+    # ----- divergence ----------------------------------------------------------------------
+    def _check_finite(self, what: str, array):
+        if bool(np.isfinite(array).all()):
+            return
+        if self.last_path.exists():
+            kept = (f"The last good checkpoint, {self.last_path} (epoch {self.epoch}), is "
+                    f"kept: resume from it with a lower learning rate")
+        else:
+            kept = "No checkpoint had been written yet"
+        raise TrainingDiverged(
+            f"training diverged: {what} became NaN or inf at epoch {self.epoch + 1}, step "
+            f"{self.step + 1} (lr {self.lr:g}). {kept}, or restart with a lower learning rate.")
+
+    def _check_weights_finite(self):
+        for name, p in self.model.named_parameters():
+            self._check_finite(f"the weights ({name})", p.data)
+
+    # ----- checkpoints ---------------------------------------------------------------------
+    def _current_position(self) -> dict:
+        return {"loader": dict(self.train_loader.state_dict()),
+                "rng": tu_random.get_rng_state()}
+
+    def state_dict(self) -> dict:
+        """Everything a restart needs, as of the last completed step."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch, "step": self.step, "epoch_step": self.epoch_step,
+            "running": dict(self.running), "history": list(self.history),
+            "best_val_dice": self.best_dice, "seconds": self.seconds,
+            "loader": self._position["loader"], "rng": self._position["rng"],
+            "model_class": type(self.model).__name__,
+            "model_config": getattr(self.model, "config", None),
+            "train_config": self.config,
+        }
+
+    def load_state_dict(self, state: dict):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.epoch_step = int(state["epoch_step"])
+        self.running = {k: float(v) for k, v in state["running"].items()}
+        self.history = [dict(row) for row in state["history"]]
+        self.best_dice = state["best_val_dice"]
+        self.seconds = float(state["seconds"])
+        self.train_loader.load_state_dict(state["loader"])
+        tu_random.set_rng_state(state["rng"])
+
+    def save_checkpoint(self, path, state: dict | None = None):
+        state = state or self.state_dict()
+        metadata = {"format": "tinyunet checkpoint", "epoch": str(state["epoch"]),
+                    "step": str(state["step"]), "model_class": state["model_class"],
+                    "model_config": json.dumps(state["model_config"]),
+                    "train_config": json.dumps(state["train_config"])}
+        io.save(state, path, metadata=metadata)
+
+    # ----- metrics -------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """The last epoch's scores, the best Dice, time and steps, and the history."""
+        last = self.history[-1] if self.history else {}
+        best = max(self.history, key=lambda r: r["val_dice"]) if self.history else {}
+        return {
+            "status": self.status,
+            "val_dice": last.get("val_dice"), "val_iou": last.get("val_iou"),
+            "val_pixel_accuracy": last.get("val_pixel_accuracy"),
+            "val_loss": last.get("val_loss"), "train_loss": last.get("train_loss"),
+            "best_val_dice": best.get("val_dice"), "best_epoch": best.get("epoch"),
+            "train_seconds": round(self.seconds, 3), "steps": self.step, "epochs": self.epoch,
+            "seconds_per_step": round(self.seconds / self.step, 4) if self.step else None,
+            "history": self.history,
+        }
+
+    def write_metrics(self):
+        """``metrics.csv`` (a row per epoch) and ``metrics.json`` (:meth:`summary`)."""
+        with open(self.out / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.history)
+        (self.out / "metrics.json").write_text(json.dumps(_jsonable(self.summary()), indent=2))
+
+
+def _jsonable(value):
+    """NaN is not JSON: write it as null."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ----- a run from a config -----------------------------------------------------------------------
+class RandomCrop:
+    """Cut a random ``size x size`` window from the image and the mask alike.
+
+    Training on crops is cheaper per step and, for a fully convolutional network, loses
+    nothing: the weights are shared over positions, so a crop is just fewer positions.
+    """
+
+    def __init__(self, size: int):
+        self.size = int(size)
+
+    def __call__(self, image, mask, rng):
+        H, W = mask.shape
+        if self.size > min(H, W):
+            raise ValueError(f"RandomCrop: crop {self.size} is larger than the image {(H, W)}")
+        y = int(rng.integers(H - self.size + 1))
+        x = int(rng.integers(W - self.size + 1))
+        window = (slice(y, y + self.size), slice(x, x + self.size))
+        return image[(slice(None), *window)], mask[window]
+
+    def __repr__(self) -> str:
+        return f"RandomCrop({self.size})"
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`train` needs; saved in each checkpoint, so a resumed run rebuilds it.
+
+    ``data``: ``"synthetic"`` (:class:`SyntheticCells`, held-out validation images from another
+    seed) or a folder holding ``train/`` and ``val/``, each ``images/*.png`` + ``masks/*.png``.
+    """
+
+    data: str = "synthetic"
+    train_images: int = 128        # synthetic: images made (once, kept in memory)
+    val_images: int = 16
+    image_size: int = 128          # synthetic: side of each image
+    crop: int | None = 64          # train on random crops of this side; None: whole images
+    augment: bool = True           # random flips and 90-degree rotations
+    num_classes: int = 2
+    base_channels: int = 16
+    depth: int = 4
+    up_mode: str = "transposed"
+    padding: str = "same"
+    norm: str | None = None
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    loss: str = "dice_ce"
+    batch_size: int = 8
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    max_seconds: float | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}")
+        return cls(**values)
+
+    def validate(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; valid choices are {sorted(LOSSES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices are "
+                             f"{sorted(OPTIMIZERS)}")
+        if self.crop is not None and self.crop % 2**self.depth:
+            raise ValueError(f"crop {self.crop} must be a multiple of 2**depth = "
+                             f"{2**self.depth}, or the pooling would drop pixels")
+
+
+def make_datasets(config: TrainConfig):
+    """(train, validation) datasets. Synthetic images are made once and kept in a list: making
+    one costs more than a training step's worth of data loading should."""
+    if config.data == "synthetic":
+        train = SyntheticCells(config.train_images, config.image_size, seed=config.seed,
+                               num_classes=config.num_classes)
+        val = SyntheticCells(config.val_images, config.image_size, seed=10_000 + config.seed,
+                             num_classes=config.num_classes)
+        return [train[i] for i in range(len(train))], [val[i] for i in range(len(val))]
+    root = Path(config.data)
+    return (FolderDataset(root / "train", num_classes=config.num_classes),
+            FolderDataset(root / "val", num_classes=config.num_classes))
+
+
+def make_augmentation(config: TrainConfig):
+    steps = [RandomCrop(config.crop)] if config.crop else []
+    if config.augment:
+        steps += [RandomFlip(), RandomRot90()]
+    return Compose(steps) if steps else None
+
+
+def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=()) -> Trainer:
+    """Data, model, optimizer and loss from ``config``, assembled into a :class:`Trainer`."""
+    config.validate()
+    tu_random.manual_seed(config.seed)  # the initial weights
+    train_set, val_set = make_datasets(config)
+    in_channels = int(np.asarray(train_set[0][0]).shape[0])
+    model = UNet(in_channels=in_channels, num_classes=config.num_classes,
+                 base_channels=config.base_channels, depth=config.depth,
+                 padding=config.padding, up_mode=config.up_mode, norm=config.norm)
+    train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed,
+                              drop_last=True, transform=make_augmentation(config))
+    same_size = config.data == "synthetic"  # folder images may differ in size: one at a time
+    val_loader = DataLoader(val_set, config.batch_size if same_size else 1)
+    return Trainer(model, train_loader, val_loader, out_dir,
+                   optimizer=OPTIMIZERS[config.optimizer](model.parameters(), config.lr),
+                   loss_fn=LOSSES[config.loss], epochs=config.epochs,
+                   steps_per_epoch=config.steps_per_epoch, max_seconds=config.max_seconds,
+                   num_classes=config.num_classes, progress=progress, config=asdict(config),
+                   callbacks=callbacks)
+
+
+def train(config: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
+          figures: bool = True, callbacks=()) -> Trainer:
+    """Build a :class:`Trainer` from ``config``, fit it, draw the figures; return the trainer.
+
+    Figures (``curves.png``, ``predictions.png``) show the model as it is at the end of a run
+    that completed or ran out of time.
+    """
+    trainer = make_trainer(config, out_dir, progress=progress, callbacks=callbacks)
+    trainer.fit(resume=resume, lr=config.lr)  # a resumed run takes the config's lr
+    if figures:
+        draw_figures(trainer)
+    return trainer
+
+
+def draw_figures(trainer: Trainer, n_images: int = 4) -> dict:
+    """Loss/Dice curves and a panel of validation predictions; returns {name: path}."""
+    from . import plots  # matplotlib only when figures are wanted
+
+    paths = {"curves": trainer.out / "curves.png", "predictions": trainer.out / "predictions.png"}
+    plots.plot_curves(trainer.history, paths["curves"])
+    images, masks = [], []
+    for batch in _rewound(trainer.val_loader):
+        images += list(batch[0])
+        masks += list(batch[1])
+        if len(images) >= n_images:
+            break
+    plots.plot_predictions(trainer.model, images[:n_images], masks[:n_images],
+                           paths["predictions"])
+    return paths
+
+
+def _rewound(loader):
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(0)
+    return loader
