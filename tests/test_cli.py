@@ -79,6 +79,30 @@ def test_train_then_predict(tmp_path, capsys):
     assert "cells_mask.png" in capsys.readouterr().out
 
 
+def write_folder(root, n, size, seed):
+    """``root/images/*.png`` and ``root/masks/*.png`` (0/255) from synthetic cells."""
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    data = SyntheticCells(n, size=size, seed=seed)
+    for i in range(n):
+        image, mask = data[i]
+        Image.fromarray((image[0] * 255).astype(np.uint8)).save(root / "images" / f"{i}.png")
+        Image.fromarray((mask * 255).astype(np.uint8)).save(root / "masks" / f"{i}.png")
+
+
+def test_train_on_a_folder_of_pngs(tmp_path, capsys):
+    """Validation images of 42x50, no multiple of 2**depth: mirrored up for the forward."""
+    write_folder(tmp_path / "data" / "train", 8, 48, seed=0)
+    write_folder(tmp_path / "data" / "val", 2, (42, 50), seed=1)
+    run = tmp_path / "run"
+    assert cli.main(["train", "--data", str(tmp_path / "data"), "--out", str(run),
+                     "--crop", "32", "--base-channels", "4", "--depth", "2", "--epochs", "1",
+                     "--steps-per-epoch", "2", "--no-progress"]) == 0
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["steps"] == 2 and 0 <= summary["val_dice"] <= 1
+    assert (run / "predictions.png").exists()
+
+
 def test_train_resume_continues_with_the_saved_settings(tmp_path, capsys):
     run = str(tmp_path / "run")
     assert cli.main(["train", "--out", run, "--epochs", "1", "--lr", "0.003", *TINY]) == 0

@@ -31,6 +31,13 @@ def assert_same_weights(a: dict, b: dict):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+def interrupt_at(step):
+    def callback(trainer):
+        if trainer.step == step:
+            raise KeyboardInterrupt
+    return callback
+
+
 def test_a_tiny_run_learns_to_segment(tmp_path):
     trainer = make_trainer(tiny(epochs=3, steps_per_epoch=20), tmp_path, progress=False)
     result = trainer.fit()
@@ -84,18 +91,12 @@ def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def interrupt_at(step):
-    def callback(trainer):
-        if trainer.step == step:
-            raise KeyboardInterrupt
-    return callback
-
-
-def test_ctrl_c_saves_a_checkpoint_that_resumes_mid_epoch(tmp_path):
-    straight = make_trainer(tiny(), tmp_path / "a", progress=False)
+@pytest.mark.parametrize("anneal", [False, True])
+def test_ctrl_c_saves_a_checkpoint_that_resumes_mid_epoch(tmp_path, anneal):
+    straight = make_trainer(tiny(anneal=anneal), tmp_path / "a", progress=False)
     straight.fit()
 
-    interrupted = make_trainer(tiny(), tmp_path / "b", progress=False,
+    interrupted = make_trainer(tiny(anneal=anneal), tmp_path / "b", progress=False,
                                callbacks=[interrupt_at(4)])
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit()
@@ -105,7 +106,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_mid_epoch(tmp_path):
     status = json.loads((tmp_path / "b" / "metrics.json").read_text())["status"]
     assert status == "interrupted"
 
-    resumed = make_trainer(tiny(), tmp_path / "b", progress=False)
+    resumed = make_trainer(tiny(anneal=anneal), tmp_path / "b", progress=False)
     resumed.fit(resume=True)
     assert_same_weights(weights(resumed), weights(straight))
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"]
@@ -164,6 +165,13 @@ def test_an_absurd_learning_rate_is_caught(tmp_path):
     saved = io.load(tmp_path / "last.safetensors")
     assert saved["step"] == 3
     assert all(np.isfinite(w).all() for w in saved["model"].values())
+
+
+def test_anneal_decays_the_learning_rate_linearly_to_zero(tmp_path):
+    trainer = make_trainer(tiny(anneal=True, lr=0.01), tmp_path, progress=False)
+    trainer.fit()
+    # step k (0-based) runs at lr_0 (1 - k / 6): steps 2 and 5 end the two epochs
+    assert [row["lr"] for row in trainer.history] == pytest.approx([0.01 * 4 / 6, 0.01 / 6])
 
 
 def test_time_budget_stops_validates_and_saves(tmp_path):

@@ -53,12 +53,13 @@ def add_demo(commands):
 
 
 def demo_config(seconds: float, seed: int = 0):
-    """The demo's recipe: 64x64 crops of 128x128 images, batch 8, Adam, Dice + CE."""
+    """The demo's recipe: 64x64 crops of 128x128 images, batch 8, Adam, Dice + CE, the learning
+    rate annealed to 0 as the time budget runs out; validation every 40 steps."""
     from .train import TrainConfig
 
     return TrainConfig(train_images=160, val_images=16, image_size=128, crop=64, batch_size=8,
-                       lr=2e-3, epochs=10_000, steps_per_epoch=40, max_seconds=seconds,
-                       seed=seed)
+                       lr=2e-3, anneal=True, epochs=None, steps_per_epoch=40,
+                       max_seconds=seconds, seed=seed)
 
 
 def run_demo(args) -> int:
@@ -75,7 +76,7 @@ def run_demo(args) -> int:
     trainer = make_trainer(config, out, progress=not args.no_progress)
     n_params = sum(p.numel() for p in trainer.model.parameters())
     print(f"  training on random {config.crop}x{config.crop} crops, batch {config.batch_size}, "
-          f"Adam lr {config.lr:g}, {n_params:,} parameters", flush=True)
+          f"Adam lr {config.lr:g} annealed to 0, {n_params:,} parameters", flush=True)
     result = trainer.fit()
     figures = draw_figures(trainer)
     dice = result["val_dice"]
@@ -115,9 +116,11 @@ TRAIN_OPTIONS = [
     ("--lr", "lr", float, "learning rate"),
     ("--loss", "loss", str, "dice_ce, ce or dice"),
     ("--batch-size", "batch_size", int, "images per step"),
-    ("--epochs", "epochs", int, "epochs (validation + checkpoint after each)"),
+    ("--epochs", "epochs", int, "epochs, validation and checkpoint after each (0: as many as "
+                                "--max-seconds allows)"),
     ("--steps-per-epoch", "steps_per_epoch", int, "steps per epoch (default: one pass)"),
     ("--max-seconds", "max_seconds", float, "wall-clock budget, then validate, save and stop"),
+    ("--anneal", "anneal", bool, "decay the learning rate linearly to 0 over the run"),
     ("--seed", "seed", int, "random seed: weights, order, augmentation, synthetic data"),
 ]
 
@@ -145,8 +148,12 @@ def add_train(commands):
                    help="continue from OUT/last.safetensors with its saved settings")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     for option, field, kind, text in TRAIN_OPTIONS:
-        p.add_argument(option, dest=field, type=kind, default=None,
-                       help=f"{text} (default: {getattr(defaults, field)})")
+        help_text = f"{text} (default: {getattr(defaults, field)})"
+        if kind is bool:  # a switch; None (not given) lets a resumed run keep its setting
+            p.add_argument(option, dest=field, action="store_const", const=True, default=None,
+                           help=help_text)
+        else:
+            p.add_argument(option, dest=field, type=kind, default=None, help=help_text)
     p.set_defaults(run=run_train)
 
 
@@ -169,6 +176,8 @@ def train_config_from_args(args):
             values[f.name] = given
     if values.get("crop") == 0:
         values["crop"] = None
+    if values.get("epochs") == 0:
+        values["epochs"] = None
     if values.get("norm") in ("none", "None"):
         values["norm"] = None
     return TrainConfig.from_dict(values)

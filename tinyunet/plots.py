@@ -52,6 +52,8 @@ def overlay(image, mask, alpha: float = 0.45) -> np.ndarray:
 def plot_curves(history: list[dict], path) -> Path:
     """Two panels against the epoch: the loss (train, val) and the Dice (train, val)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, title in ((ax_loss, "loss", "loss (Dice + CE)"), (ax_dice, "dice", "Dice")):
@@ -60,6 +62,7 @@ def plot_curves(history: list[dict], path) -> Path:
             ax.plot(epochs, [np.nan if v is None else v for v in values], style,
                     label=split, markersize=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()

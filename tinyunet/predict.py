@@ -84,17 +84,25 @@ def predict(model, image, tile: int | None = None, overlap: int | None = None,
     return predict_logits(model, image, tile, overlap, batch_size).argmax(axis=0)
 
 
-def _whole(model, image: np.ndarray) -> np.ndarray:
-    C, H, W = image.shape
+def forward_padded(model, batch: np.ndarray) -> np.ndarray:
+    """Logits of a batch ``(N, C, H, W)`` of any size: a 'same'-padding network gets it
+    mirror-padded up to a multiple of ``2**depth`` (its pooling needs even sizes at every
+    level), and the logits are cropped back to ``(H, W)``. Other networks get it as it is."""
+    if (getattr(model, "config", None) or {}).get("padding", "same") != "same":
+        return _forward(model, batch)
+    H, W = batch.shape[-2:]
     s = _stride(model)
-    pad_h, pad_w = -H % s, -W % s  # up to the next multiple of the stride
-    padded = np.pad(image, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
-    logits = _forward(model, padded[None])[0]
-    if logits.shape[-2:] != padded.shape[-2:]:
-        raise ValueError(f"predict: the model maps {padded.shape[-2:]} to {logits.shape[-2:]} "
+    padded = np.pad(batch, ((0, 0), (0, 0), (0, -H % s), (0, -W % s)), mode="reflect")
+    return _forward(model, padded)[..., :H, :W]
+
+
+def _whole(model, image: np.ndarray) -> np.ndarray:
+    logits = forward_padded(model, image[None])[0]
+    if logits.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"predict: the model maps {image.shape[-2:]} to {logits.shape[-2:]} "
                          f"(a 'valid'-padding network predicts only the centre of its input); "
                          f"use overlap-tile prediction: predict(..., tile=N)")
-    return logits[:, :H, :W]
+    return logits
 
 
 def _tiled(model, image: np.ndarray, tile: int, overlap: int | None,

@@ -25,7 +25,9 @@ Around it, what turns a loop into a run one can trust, compare and restart:
 * a NaN or inf loss stops the run with :class:`TrainingDiverged` before the bad update, and the
   last good checkpoint is left as it was. Ctrl-C saves the state of the last *completed* step
   to ``last.safetensors`` and then re-raises, so ``resume`` continues mid-epoch;
-* ``max_seconds``: a wall-clock budget; when it runs out the run validates, saves and stops.
+* ``max_seconds``: a wall-clock budget; when it runs out the run validates, saves and stops;
+* ``anneal``: the learning rate decays linearly to zero over the run ("budgeted training", Li
+  et al. 2020), so the run ends on small, careful steps instead of wherever Adam's noise was.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from .data import Compose, DataLoader, FolderDataset, RandomFlip, RandomRot90, S
 from .models import UNet
 from .ops.loss import cross_entropy, dice_ce_loss, dice_loss
 from .optim import SGD, Adam, AdamW
+from .predict import forward_padded
 from .tensor import Tensor
 
 LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss}
@@ -89,6 +92,9 @@ def _crop_like(masks: np.ndarray, logits) -> np.ndarray:
 def evaluate(model, batches, num_classes: int = 2, loss_fn=None) -> dict:
     """Validation: the mean loss (if ``loss_fn``) and :func:`score` over every image.
 
+    Images of any size are fine: a 'same' U-Net sees them mirror-padded to a multiple of
+    ``2**depth`` (:func:`tinyunet.predict.forward_padded`).
+
     ``batches`` yields ``(images, masks, ...)``; a :class:`DataLoader` is rewound to the start
     of its epoch first, so every call sees the whole set.
     """
@@ -100,7 +106,7 @@ def evaluate(model, batches, num_classes: int = 2, loss_fn=None) -> dict:
     try:
         with no_grad():
             for images, masks, *_ in batches:
-                logits = model(Tensor(images))
+                logits = Tensor(forward_padded(model, images))  # any image size
                 masks = _crop_like(masks, logits)
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(logits, masks).data) * len(images)
@@ -151,31 +157,42 @@ class Trainer:
         out_dir: where checkpoints, metrics and figures go (created).
         optimizer: default ``Adam(model.parameters(), lr=1e-3)``.
         loss_fn: ``loss_fn(logits, masks) -> scalar Tensor``; default Dice + cross-entropy.
-        epochs: number of epochs to train (a resumed run counts the ones already done).
+        epochs: number of epochs to train (a resumed run counts the ones already done);
+            None: as many as ``max_seconds`` allows.
         steps_per_epoch: default one pass over ``train_loader``.
         max_seconds: wall-clock budget of this call of :meth:`fit`, validation included.
+        anneal: decay the learning rate linearly from its initial value to 0 over the run:
+            ``lr = lr_0 (1 - done)``, ``done`` the fraction of the ``epochs * steps_per_epoch``
+            steps taken, or of ``max_seconds`` elapsed when the budget ends the run sooner
+            (a clock-driven schedule: such a run repeats only up to timing).
         num_classes: default ``model.config["num_classes"]``.
-        progress: show a tqdm bar per epoch and a line per epoch.
+        progress: show a tqdm bar during each epoch (a line per epoch is printed anyway).
         config: the training settings (a JSON-able dict) saved in every checkpoint.
         callbacks: ``cb(trainer)`` called after every optimizer step.
     """
 
     def __init__(self, model, train_loader, val_loader, out_dir, *, optimizer=None,
-                 loss_fn=None, epochs: int = 10, steps_per_epoch: int | None = None,
-                 max_seconds: float | None = None, num_classes: int | None = None,
-                 progress: bool = True, config: dict | None = None, callbacks=()):
+                 loss_fn=None, epochs: int | None = 10, steps_per_epoch: int | None = None,
+                 max_seconds: float | None = None, anneal: bool = False,
+                 num_classes: int | None = None, progress: bool = True,
+                 config: dict | None = None, callbacks=()):
         self.model = model
         self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
         self.loss_fn = loss_fn or dice_ce_loss
         self.train_loader, self.val_loader = train_loader, val_loader
         self.out = Path(out_dir)
-        self.epochs = int(epochs)
+        if epochs is None and max_seconds is None:
+            raise ValueError("Trainer: give epochs, max_seconds or both; with neither the run "
+                             "would never end")
+        self.epochs = None if epochs is None else int(epochs)
         self.steps_per_epoch = int(steps_per_epoch or len(train_loader))
         if self.steps_per_epoch < 1:
             raise ValueError(f"Trainer: steps_per_epoch must be >= 1, got {self.steps_per_epoch} "
                              f"(is the training set smaller than one batch of "
                              f"{getattr(train_loader, 'batch_size', '?')}?)")
         self.max_seconds = max_seconds
+        self.anneal = anneal
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         model_config = getattr(model, "config", {}) or {}
         self.num_classes = int(num_classes or model_config.get("num_classes", 2))
         self.progress = progress
@@ -222,7 +239,8 @@ class Trainer:
             if lr is not None:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-        start = time.perf_counter()
+                self.base_lrs = [lr for _ in self.base_lrs]
+        start = self._start = time.perf_counter()
         seconds_before = self.seconds
         deadline = None if self.max_seconds is None else start + self.max_seconds
         self._position = self._current_position()
@@ -233,7 +251,7 @@ class Trainer:
 
         try:
             self.status = "running"
-            while self.epoch < self.epochs:
+            while self.epochs is None or self.epoch < self.epochs:
                 finished = self._train_epoch(batches, deadline, clock)
                 if self.epoch_step > 0:  # a budget-shortened epoch is still validated and saved
                     self._end_epoch(clock)
@@ -274,7 +292,7 @@ class Trainer:
     def _train_epoch(self, batches, deadline, clock) -> bool:
         """Steps until the epoch is complete (True) or the deadline passes (False)."""
         bar = tqdm(total=self.steps_per_epoch, initial=self.epoch_step, unit="step",
-                   desc=f"epoch {self.epoch + 1}/{self.epochs}", disable=not self.progress,
+                   desc=f"epoch {self._of(self.epoch + 1)}", disable=not self.progress,
                    leave=False, dynamic_ncols=True)
         with bar:
             while self.epoch_step < self.steps_per_epoch:
@@ -299,6 +317,8 @@ class Trainer:
         self._check_finite("the loss", loss.data)
         self.optimizer.zero_grad()
         loss.backward()
+        if self.anneal:
+            self._anneal()
         dice = score(logits.data.argmax(axis=1), masks, self.num_classes)["dice"]
         with _deferred_interrupt():  # the update and the bookkeeping happen together, or not
             self.optimizer.step()
@@ -308,6 +328,13 @@ class Trainer:
             self.running["dice"] += dice
             self._position = self._current_position()
         return float(loss.data), dice
+
+    def _anneal(self):
+        done = self.step / (self.epochs * self.steps_per_epoch) if self.epochs else 0.0
+        if self.max_seconds:
+            done = max(done, (time.perf_counter() - self._start) / self.max_seconds)
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base_lr * max(0.0, 1.0 - done)
 
     def _end_epoch(self, clock):
         val = evaluate(self.model, self.val_loader, self.num_classes, self.loss_fn)
@@ -330,15 +357,17 @@ class Trainer:
         if improved:
             self.save_checkpoint(self.best_path, state)
         self.write_metrics()
-        self._log(f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  "
+        self._log(f"epoch {self._of(row['epoch'])}  step {row['step']}  "
                   f"loss {row['train_loss']:.4f}  dice {row['train_dice']:.3f}  |  "
                   f"val loss {row['val_loss']:.4f}  dice {row['val_dice']:.3f}  "
                   f"iou {row['val_iou']:.3f}  acc {row['val_pixel_accuracy']:.3f}  "
                   f"[{row['seconds']:.1f} s]" + ("  *best*" if improved else ""))
 
+    def _of(self, epoch: int) -> str:
+        return f"{epoch}/{self.epochs}" if self.epochs else str(epoch)
+
     def _log(self, message: str):
-        if self.progress:
-            tqdm.write(message)
+        tqdm.write(message)  # prints between progress bars instead of through them
 
     # ----- divergence ----------------------------------------------------------------------
     def _check_finite(self, what: str, array):
@@ -370,6 +399,7 @@ class Trainer:
             "epoch": self.epoch, "step": self.step, "epoch_step": self.epoch_step,
             "running": dict(self.running), "history": list(self.history),
             "best_val_dice": self.best_dice, "seconds": self.seconds,
+            "base_lrs": list(self.base_lrs),
             "loader": self._position["loader"], "rng": self._position["rng"],
             "model_class": type(self.model).__name__,
             "model_config": getattr(self.model, "config", None),
@@ -385,6 +415,7 @@ class Trainer:
         self.history = [dict(row) for row in state["history"]]
         self.best_dice = state["best_val_dice"]
         self.seconds = float(state["seconds"])
+        self.base_lrs = [float(lr) for lr in state["base_lrs"]]
         self.train_loader.load_state_dict(state["loader"])
         tu_random.set_rng_state(state["rng"])
 
@@ -480,9 +511,10 @@ class TrainConfig:
     lr: float = 1e-3
     loss: str = "dice_ce"
     batch_size: int = 8
-    epochs: int = 10
+    epochs: int | None = 10        # None: until max_seconds runs out
     steps_per_epoch: int | None = None
     max_seconds: float | None = None
+    anneal: bool = False           # decay the lr linearly to 0 over the run
     seed: int = 0
 
     @classmethod
@@ -542,8 +574,8 @@ def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=
                    optimizer=OPTIMIZERS[config.optimizer](model.parameters(), config.lr),
                    loss_fn=LOSSES[config.loss], epochs=config.epochs,
                    steps_per_epoch=config.steps_per_epoch, max_seconds=config.max_seconds,
-                   num_classes=config.num_classes, progress=progress, config=asdict(config),
-                   callbacks=callbacks)
+                   anneal=config.anneal, num_classes=config.num_classes, progress=progress,
+                   config=asdict(config), callbacks=callbacks)
 
 
 def train(config: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
