@@ -129,7 +129,7 @@ def test_demo_reports_time_dice_and_figures(tmp_path, monkeypatch, capsys):
                        "--no-progress"])
     text = capsys.readouterr().out
     assert status == 0
-    assert "target reached" in text and "Dice" in text and "s/step" in text
+    assert "target reached" in text and "Dice" in text and "s per training step" in text
     assert str(out / "curves.png") in text and str(out / "predictions.png") in text
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("val_dice", "val_pixel_accuracy", "train_seconds", "steps"):

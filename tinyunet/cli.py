@@ -62,7 +62,25 @@ def demo_config(seconds: float, seed: int = 0):
                        max_seconds=seconds, seed=seed)
 
 
+def compile_kernels(model, channels: int = 1):
+    """One forward and backward pass on a tiny batch, thrown away.
+
+    numba compiles each kernel on its first call (tens of seconds on a fresh machine; the
+    result is cached on disk), and that should not eat into the training budget."""
+    import numpy as np
+
+    from .ops.loss import dice_ce_loss
+    from .tensor import Tensor
+
+    side = 2 ** model.config["depth"]
+    x = Tensor(np.random.default_rng(0).random((2, channels, side, side), dtype=np.float32))
+    dice_ce_loss(model(x), np.zeros((2, side, side), np.int64)).backward()
+    model.zero_grad()
+
+
 def run_demo(args) -> int:
+    import time
+
     import numba
 
     from .train import draw_figures, make_trainer
@@ -75,13 +93,16 @@ def run_demo(args) -> int:
           f"{config.image_size}x{config.image_size} images ...", flush=True)
     trainer = make_trainer(config, out, progress=not args.no_progress)
     n_params = sum(p.numel() for p in trainer.model.parameters())
+    tic = time.perf_counter()
+    compile_kernels(trainer.model)
+    print(f"  kernels compiled (or loaded from numba's cache) in {time.perf_counter() - tic:.1f} s")
     print(f"  training on random {config.crop}x{config.crop} crops, batch {config.batch_size}, "
           f"Adam lr {config.lr:g} annealed to 0, {n_params:,} parameters", flush=True)
     result = trainer.fit()
     figures = draw_figures(trainer)
     dice = result["val_dice"]
-    print(f"\ntrained {result['steps']} steps in {result['train_seconds']:.1f} s "
-          f"({result['seconds_per_step']:.3f} s/step, validation included)")
+    print(f"\ntrained {result['steps']} steps in {result['train_seconds']:.1f} s, validation "
+          f"included ({result['seconds_per_step']:.3f} s per training step)")
     print(f"validation on {config.val_images} held-out images: Dice {dice:.4f}, "
           f"IoU {result['val_iou']:.4f}, pixel accuracy {result['val_pixel_accuracy']:.4f} "
           f"(best Dice {result['best_val_dice']:.4f} at epoch {result['best_epoch']})")

@@ -206,6 +206,7 @@ class Trainer:
         self.history: list[dict] = []  # one row per completed epoch
         self.best_dice: float | None = None
         self.seconds = 0.0             # training wall-clock, over every session of the run
+        self.step_seconds = 0.0        # the part of it spent inside train_step
         self.status = "not started"
         self._position = None          # loader and RNG state after the last completed step
 
@@ -299,7 +300,9 @@ class Trainer:
                 if deadline is not None and time.perf_counter() >= deadline:
                     return False
                 images, masks = next(batches)[:2]
+                tic = time.perf_counter()
                 loss, dice = self.train_step(images, masks)
+                self.step_seconds += time.perf_counter() - tic
                 clock()
                 bar.set_postfix(loss=f"{loss:.4f}", dice=f"{dice:.3f}", refresh=False)
                 bar.update()
@@ -399,7 +402,7 @@ class Trainer:
             "epoch": self.epoch, "step": self.step, "epoch_step": self.epoch_step,
             "running": dict(self.running), "history": list(self.history),
             "best_val_dice": self.best_dice, "seconds": self.seconds,
-            "base_lrs": list(self.base_lrs),
+            "step_seconds": self.step_seconds, "base_lrs": list(self.base_lrs),
             "loader": self._position["loader"], "rng": self._position["rng"],
             "model_class": type(self.model).__name__,
             "model_config": getattr(self.model, "config", None),
@@ -415,6 +418,7 @@ class Trainer:
         self.history = [dict(row) for row in state["history"]]
         self.best_dice = state["best_val_dice"]
         self.seconds = float(state["seconds"])
+        self.step_seconds = float(state["step_seconds"])
         self.base_lrs = [float(lr) for lr in state["base_lrs"]]
         self.train_loader.load_state_dict(state["loader"])
         tu_random.set_rng_state(state["rng"])
@@ -439,7 +443,7 @@ class Trainer:
             "val_loss": last.get("val_loss"), "train_loss": last.get("train_loss"),
             "best_val_dice": best.get("val_dice"), "best_epoch": best.get("epoch"),
             "train_seconds": round(self.seconds, 3), "steps": self.step, "epochs": self.epoch,
-            "seconds_per_step": round(self.seconds / self.step, 4) if self.step else None,
+            "seconds_per_step": round(self.step_seconds / self.step, 4) if self.step else None,
             "history": self.history,
         }
 
