@@ -140,28 +140,29 @@ def _pad(x, top, left, xp):
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _conv3(xp, w, b, Wp, dh, dw, yp):
-    """One sample's conv with w (C_out, C_in, kH, 3), in the flat coordinates of the padded input.
+def _conv3(xp, w, b, Wp, dh, dw, y):
+    """y (C_out, H_out, W_out) = b + conv of one padded sample with w (C_out, C_in, kH, 3).
 
-    xp (C_in, Hp*Wp) is the zero-padded input, flattened. Output (oh, ow) is computed at
-    j = oh*Wp + ow of yp (C_out, H_out*Wp), where the tap (kh, kw) reads xp at j + kh*dh*Wp +
-    kw*dw, so every tap is a contiguous, shifted view of a whole input plane:
+    xp (C_in, Hp*Wp) is the zero-padded input, flattened. In those flat coordinates output
+    (oh, ow) sits at j = oh*Wp + ow and the tap (kh, kw) reads xp at j + kh*dh*Wp + kw*dw, so
+    every tap is a contiguous, shifted view of a whole input plane:
 
-        yp[co, j] = b[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * xp[ci, kh*dh*Wp + kw*dw + j]
+        acc[co, j] = b[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * xp[ci, kh*dh*Wp + kw*dw + j]
 
-    Columns ow >= W_out of yp wrap around a row edge and are garbage: the caller crops them
-    (the last row's are not computed at all: they would read past xp). The j range goes in
-    blocks of _BLOCK, so that the four output rows being summed (four output channels, from
-    each input row's three shifted views: 12 multiply-adds per value loaded) stay in L1.
+    Four output channels at a time, from each input row's three shifted views: 12
+    multiply-adds per value loaded. The j range goes in blocks of _BLOCK, so that the four
+    accumulating rows stay in L1; a finished block is copied out to y, all but the positions
+    ow >= W_out, which wrapped around a row edge (the last row's are not computed at all:
+    they would read past the end of xp).
     """
-    C_out, L = yp.shape
+    C_out, H_out, W_out = y.shape
     _, C_in, kH, _ = w.shape
-    L -= 2 * dw
+    L = H_out * Wp - 2 * dw
+    acc = np.empty((4, _BLOCK + 16), dtype=y.dtype)  # + 16: rows 4 KB apart alias in L1
     for j0 in range(0, L, _BLOCK):
         n = min(_BLOCK, L - j0)
         for co in range(0, C_out, 4):
-            y0, y1 = yp[co, j0:j0 + n], yp[co + 1, j0:j0 + n]
-            y2, y3 = yp[co + 2, j0:j0 + n], yp[co + 3, j0:j0 + n]
+            y0, y1, y2, y3 = acc[0, :n], acc[1, :n], acc[2, :n], acc[3, :n]
             y0[:], y1[:], y2[:], y3[:] = b[co], b[co + 1], b[co + 2], b[co + 3]
             for ci in range(C_in):
                 for kh in range(kH):
@@ -177,6 +178,10 @@ def _conv3(xp, w, b, Wp, dh, dw, yp):
                         y1[j] += b0 * v0 + b1 * v1 + b2 * v2
                         y2[j] += c0 * v0 + c1 * v1 + c2 * v2
                         y3[j] += d0 * v0 + d1 * v1 + d2 * v2
+            for oh in range(j0 // Wp, (j0 + n - 1) // Wp + 1):  # the rows this block touches
+                lo, hi = max(j0, oh * Wp), min(j0 + n, oh * Wp + W_out)
+                for i in range(4 if hi > lo else 0):
+                    y[co + i, oh, lo - oh * Wp:hi - oh * Wp] = acc[i, lo - j0:hi - j0]
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -293,12 +298,9 @@ def _direct(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
 
     def samples(ns):
         xp = _workspace("padded", (C_in, Hp, Wp), x.dtype)
-        yp = _workspace("output", (C_out, H_out, Wp), x.dtype)
         for n in ns:
             _pad(x[n], t, l, xp)
-            _conv3(xp.reshape(C_in, Hp * Wp), w, bias, Wp, dilation[0], dilation[1],
-                   yp.reshape(C_out, H_out * Wp))
-            y[n] = yp[:, :, :W_out]  # drop the columns that wrapped around a row edge
+            _conv3(xp.reshape(C_in, Hp * Wp), w, bias, Wp, dilation[0], dilation[1], y[n])
 
     for_each_chunk(samples, N)
     return y
