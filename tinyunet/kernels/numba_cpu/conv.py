@@ -127,20 +127,29 @@ def _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
 
 @njit(nogil=True, cache=True)
 def _pad(x, top, left, xp):
-    """xp[c, i, j] = x[c, i - top, j - left], 0 where that is outside x (top, left >= 0)."""
+    """xp[c, i, j] = x[c, i - top, j - left], 0 where that is outside x (top, left >= 0).
+
+    Plain element loops: numba turns them into vector copies, while a slice assignment per
+    row costs more than the row itself on small images.
+    """
     C, H, W = x.shape
     _, Hp, Wp = xp.shape
-    w_hi = min(Wp, left + W)
+    left = min(left, Wp)
+    n = min(W, Wp - left)  # the columns of x that land in xp
     for c in range(C):
         for i in range(Hp):
-            ih = i - top
-            if ih < 0 or ih >= H:
-                xp[c, i, :] = 0.0
+            row = xp[c, i]
+            if i < top or i - top >= H:
+                for j in range(Wp):
+                    row[j] = 0.0
                 continue
-            xp[c, i, :left] = 0.0
-            if w_hi > left:
-                xp[c, i, left:w_hi] = x[c, ih, :w_hi - left]
-            xp[c, i, w_hi:] = 0.0
+            src, dst = x[c, i - top], row[left:]
+            for j in range(left):
+                row[j] = 0.0
+            for j in range(n):
+                dst[j] = src[j]
+            for j in range(left + n, Wp):
+                row[j] = 0.0
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -184,8 +193,10 @@ def _conv3(xp, w, b, Wp, dh, dw, y):
                         y3[j] += d0 * v0 + d1 * v1 + d2 * v2
             for oh in range(j0 // Wp, (j0 + n - 1) // Wp + 1):  # the rows this block touches
                 lo, hi = max(j0, oh * Wp), min(j0 + n, oh * Wp + W_out)
-                for i in range(4 if hi > lo else 0):
-                    y[co + i, oh, lo - oh * Wp:hi - oh * Wp] = acc[i, lo - j0:hi - j0]
+                for i in range(4):
+                    src, dst = acc[i, lo - j0:], y[co + i, oh, lo - oh * Wp:]
+                    for t in range(hi - lo):
+                        dst[t] = src[t]
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
