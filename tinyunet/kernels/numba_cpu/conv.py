@@ -163,7 +163,7 @@ def _conv3(xp, w, b, Wp, dh, dw, y):
         acc[co, j] = b[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * xp[ci, kh*dh*Wp + kw*dw + j]
 
     Four output channels at a time, from each input row's three shifted views: 12
-    multiply-adds per value loaded. The j range goes in blocks of _BLOCK, so that the four
+    multiply-adds per value loaded. The j range goes in blocks of up to _BLOCK, so that the four
     accumulating rows stay in L1; a finished block is copied out to y, all but the positions
     ow >= W_out, which wrapped around a row edge (the last row's are not computed at all:
     they would read past the end of xp).
@@ -171,9 +171,10 @@ def _conv3(xp, w, b, Wp, dh, dw, y):
     C_out, H_out, W_out = y.shape
     _, C_in, kH, _ = w.shape
     L = H_out * Wp - 2 * dw
+    block = -(-L // -(-L // _BLOCK))  # equal blocks of at most _BLOCK: no short last one
     acc = np.empty((4, _BLOCK + 16), dtype=y.dtype)  # + 16: rows 4 KB apart alias in L1
-    for j0 in range(0, L, _BLOCK):
-        n = min(_BLOCK, L - j0)
+    for j0 in range(0, L, block):
+        n = min(block, L - j0)
         for co in range(0, C_out, 4):
             y0, y1, y2, y3 = acc[0, :n], acc[1, :n], acc[2, :n], acc[3, :n]
             y0[:], y1[:], y2[:], y3[:] = b[co], b[co + 1], b[co + 2], b[co + 3]
