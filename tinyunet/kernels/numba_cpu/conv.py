@@ -73,7 +73,7 @@ def _im2col(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, col0):
 
     For each kernel tap (kh, kw) the output columns whose input column falls inside the image
     form one range [ow_lo, ow_hi); the rest read padding. Computing that range once makes the
-    inner loop one strided slice copy.
+    inner loop a branch-free strided copy (element loops: see _pad).
     """
     C, H, W = x.shape
     for c in range(C):
@@ -83,16 +83,20 @@ def _im2col(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, col0):
                 shift = kw * dw - pw  # iw = ow*sw + shift
                 ow_lo = min(W_out, max(0, (-shift + sw - 1) // sw))
                 ow_hi = min(W_out, max(ow_lo, (W - shift + sw - 1) // sw))
-                iw_lo, n = ow_lo * sw + shift, ow_hi - ow_lo
                 for oh in range(H_out):
                     ih = oh * sh - ph + kh * dh
-                    row = cols[r, col0 + oh * W_out:col0 + (oh + 1) * W_out]
-                    if ih < 0 or ih >= H or n == 0:  # the whole output row reads padding
-                        row[:] = 0.0
+                    row = cols[r, col0 + oh * W_out:]
+                    if ih < 0 or ih >= H or ow_hi == ow_lo:  # the whole row reads padding
+                        for ow in range(W_out):
+                            row[ow] = 0.0
                         continue
-                    row[:ow_lo] = 0.0
-                    row[ow_lo:ow_hi] = x[c, ih, iw_lo:iw_lo + (n - 1) * sw + 1:sw]
-                    row[ow_hi:] = 0.0
+                    src = x[c, ih, ow_lo * sw + shift:]
+                    for ow in range(ow_lo):
+                        row[ow] = 0.0
+                    for t in range(ow_hi - ow_lo):
+                        row[ow_lo + t] = src[t * sw]
+                    for ow in range(ow_hi, W_out):
+                        row[ow] = 0.0
 
 
 @njit(nogil=True, cache=True)
@@ -118,8 +122,9 @@ def _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
                     oh = ih * sh - ph + kh * dh
                     if oh < 0 or oh >= H_out:
                         continue
-                    col = ih * W_in
-                    y[c, oh, ow_lo:ow_lo + (n - 1) * sw + 1:sw] += cols[r, col + iw_lo:col + iw_hi]
+                    src, dst = cols[r, ih * W_in + iw_lo:], y[c, oh, ow_lo:]
+                    for t in range(n):
+                        dst[t * sw] += src[t]
 
 
 # ----- the direct kernel --------------------------------------------------------------------
