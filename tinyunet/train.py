@@ -48,7 +48,15 @@ from tqdm.auto import tqdm
 from . import io, metrics
 from . import random as tu_random
 from .autograd import no_grad
-from .data import Compose, DataLoader, FolderDataset, RandomFlip, RandomRot90, SyntheticCells
+from .data import (
+    Compose,
+    DataLoader,
+    FolderDataset,
+    RandomCrop,
+    RandomFlip,
+    RandomRot90,
+    SyntheticCells,
+)
 from .models import UNet
 from .ops.loss import cross_entropy, dice_ce_loss, dice_loss
 from .optim import SGD, Adam, AdamW
@@ -468,29 +476,6 @@ def _jsonable(value):
 
 
 # ----- a run from a config -----------------------------------------------------------------------
-class RandomCrop:
-    """Cut a random ``size x size`` window from the image and the mask alike.
-
-    Training on crops is cheaper per step and, for a fully convolutional network, loses
-    nothing: the weights are shared over positions, so a crop is just fewer positions.
-    """
-
-    def __init__(self, size: int):
-        self.size = int(size)
-
-    def __call__(self, image, mask, rng):
-        H, W = mask.shape
-        if self.size > min(H, W):
-            raise ValueError(f"RandomCrop: crop {self.size} is larger than the image {(H, W)}")
-        y = int(rng.integers(H - self.size + 1))
-        x = int(rng.integers(W - self.size + 1))
-        window = (slice(y, y + self.size), slice(x, x + self.size))
-        return image[(slice(None), *window)], mask[window]
-
-    def __repr__(self) -> str:
-        return f"RandomCrop({self.size})"
-
-
 @dataclass
 class TrainConfig:
     """Everything :func:`train` needs; saved in each checkpoint, so a resumed run rebuilds it.

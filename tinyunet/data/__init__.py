@@ -8,6 +8,7 @@ from tinyunet.data.augment import (
     BrightnessContrast,
     Compose,
     ElasticDeform,
+    RandomCrop,
     RandomFlip,
     RandomRot90,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "DataLoader",
     "ElasticDeform",
     "FolderDataset",
+    "RandomCrop",
     "RandomFlip",
     "RandomRot90",
     "SyntheticCells",

@@ -37,6 +37,29 @@ class Compose:
         return f"Compose({self.transforms!r})"
 
 
+class RandomCrop:
+    """Cut a random ``size x size`` window from the image and the mask alike.
+
+    Training on crops is cheaper per step and, for a fully convolutional network, loses
+    nothing: the weights are shared over positions, so a crop is just fewer positions.
+    """
+
+    def __init__(self, size: int):
+        self.size = int(size)
+
+    def __call__(self, image, mask, rng):
+        H, W = mask.shape
+        if self.size > min(H, W):
+            raise ValueError(f"RandomCrop: crop {self.size} is larger than the image {(H, W)}")
+        y = int(rng.integers(H - self.size + 1))
+        x = int(rng.integers(W - self.size + 1))
+        window = (slice(y, y + self.size), slice(x, x + self.size))
+        return image[(slice(None), *window)], mask[window]
+
+    def __repr__(self) -> str:
+        return f"RandomCrop({self.size})"
+
+
 class RandomFlip:
     """Flip left-right and (independently) up-down, each with probability ``p``."""
 
