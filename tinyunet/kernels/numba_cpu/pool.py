@@ -40,6 +40,31 @@ def _max_pool_planes(x, kH, kW, sH, sW, pH, pW, y, argmax):
                 argmax[plane, i, j] = best_index
 
 
+@njit(parallel=True, cache=True)
+def _max_pool_2x2_planes(x, y, argmax):
+    """The U-Net's pool (2x2, stride 2, no padding) with the window unrolled: the same four
+    comparisons, in the same order, as _max_pool_planes, without its per-window bounds."""
+    P, H, W = x.shape
+    _, H_out, W_out = y.shape
+    for plane in prange(P):
+        for i in range(H_out):
+            top, bottom = x[plane, 2 * i], x[plane, 2 * i + 1]
+            y_row, argmax_row = y[plane, i], argmax[plane, i]
+            for j in range(W_out):
+                best, offset = top[2 * j], 0
+                v = top[2 * j + 1]
+                if v > best or math.isnan(v):
+                    best, offset = v, 1
+                v = bottom[2 * j]
+                if v > best or math.isnan(v):
+                    best, offset = v, W
+                v = bottom[2 * j + 1]
+                if v > best or math.isnan(v):
+                    best, offset = v, W + 1
+                y_row[j] = best
+                argmax_row[j] = 2 * i * W + 2 * j + offset
+
+
 def max_pool2d(x, kernel_size, stride, padding):
     """y = max of each window, argmax = flat ``h * W + w`` of the first maximum (NaN wins)."""
     N, C, H, W = x.shape
@@ -47,8 +72,11 @@ def max_pool2d(x, kernel_size, stride, padding):
     W_out = _out_size(W, kernel_size[1], stride[1], padding[1])
     y = np.empty((N * C, H_out, W_out), dtype=x.dtype)
     argmax = np.empty((N * C, H_out, W_out), dtype=np.int64)
-    _max_pool_planes(np.ascontiguousarray(x).reshape(N * C, H, W),
-                     *kernel_size, *stride, *padding, y, argmax)
+    planes = np.ascontiguousarray(x).reshape(N * C, H, W)
+    if kernel_size == (2, 2) and stride == (2, 2) and padding == (0, 0):
+        _max_pool_2x2_planes(planes, y, argmax)
+    else:
+        _max_pool_planes(planes, *kernel_size, *stride, *padding, y, argmax)
     return y.reshape(N, C, H_out, W_out), argmax.reshape(N, C, H_out, W_out)
 
 
