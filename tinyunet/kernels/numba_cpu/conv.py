@@ -1,4 +1,4 @@
-"""Convolution, fast: a direct kernel for few channels, im2col + one BLAS matmul for many.
+"""Convolution, fast: a direct 3x3 kernel where it applies, im2col + one BLAS matmul elsewhere.
 
 **im2col** lays every receptive field of one sample out as a column::
 
@@ -12,18 +12,20 @@ convolution is the same map read backwards: ``W^T (K, C_in) @ x (C_in, P)`` give
 col2im (the adjoint of im2col) scatter-adds each column back into the image. The weight
 gradient is ``sum_n grad_y[n] (C_out, P) @ cols[n].T (P, K)``.
 
-**Direct** (3-wide kernels, stride 1, few channels, wide rows; ``_is_direct``): with 16 or 32
-channels at 128x128, im2col writes 9 copies of the input and the matmul, with only 16 output
-rows, waits on memory. The direct kernel reads a zero-padded copy of the input instead and
-adds whole output rows at a time::
+**Direct** (``_is_direct``: a 3-wide kernel, stride 1, output channels in fours, rows of at
+least DIRECT_MIN_WIDTH): im2col writes 9 copies of the input, and with 16 or 32 channels at
+128x128 the thin matmul then waits on memory. The direct kernel reads a zero-padded copy of
+the input instead. Flattened, with padded row width Wp, output (oh, ow) sits at j = oh*Wp + ow
+and each tap reads the input at j + kh*d*Wp + kw*d: every tap is one contiguous, shifted view
+of a whole input plane::
 
-    y[co, oh, :] += w[co, ci, kh, kw] * xp[ci, oh + kh*d, kw*d : kw*d + W_out]
+    y[co, j] += w[co, ci, kh, kw] * xp[ci, kh*d*Wp + kw*d + j]      for all j at once
 
-four output channels at once, the three taps of a kernel row summed in registers, so one
-contiguous, vectorised pass over a row does 12 multiply-adds per input value loaded, with the
-rows in L1. A stride-1 transposed convolution is this same conv with the weight flipped and
-its in/out channels swapped (``_flipped``), and the weight gradient is a dot product of
-shifted, contiguous views (``_conv3_grad_weight``).
+(the columns that wrap around a row edge are computed and dropped). ``_conv3`` does four output
+channels and the three taps of a kernel row per pass, 12 multiply-adds per input value loaded,
+in blocks that stay in L1. A stride-1 transposed convolution is this same conv with the weight
+flipped and its in/out channels swapped (``_flipped``), and the weight gradient is a dot
+product of two such views per weight (``_conv3_grad_weight``).
 
 Speed (see tinyunet/threads.py): the samples of a batch are split between the cores; each
 core runs its own samples start to finish, in per-thread workspaces (the column matrix, the
@@ -414,46 +416,73 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     P is grad_y's own spatial size, which may be smaller than conv2d's natural output. Each
     worker sums its own samples; the partial sums are added at the end.
     """
+    C_out, W_out = grad_y.shape[1], grad_y.shape[3]
+    if _is_direct(kernel_size[1], stride, W_out, C_out):
+        grad_w = _sum_over_samples(_direct_grad_weight, x, grad_y, kernel_size, stride,
+                                   padding, dilation)
+        # The direct kernel also multiplies the zero columns of its padded grad_y by real
+        # inputs. 0 * inf = NaN there would spoil a tap whose true sum is finite, so a
+        # non-finite result (rare: the true one is then non-finite too) is redone exactly.
+        if np.isfinite(grad_w).all():
+            return grad_w
+    return _sum_over_samples(_im2col_grad_weight, x, grad_y, kernel_size, stride, padding,
+                             dilation)
+
+
+def _sum_over_samples(grad_weight, x, grad_y, kernel_size, *hyper):
+    """Each worker sums grad_weight over its own samples; the partial sums are added last."""
+    N, C_in = x.shape[:2]
+    C_out = grad_y.shape[1]
+    shape = (C_out, C_in, *kernel_size)
+
+    def samples(ns):
+        grad_w = np.zeros(shape, dtype=x.dtype)
+        grad_weight(ns, x, grad_y, kernel_size, *hyper, grad_w)
+        return grad_w
+
+    partial = for_each_chunk(samples, N)
+    grad_w = np.zeros(shape, dtype=x.dtype) if N == 0 else partial[0]
+    for g in partial[1:]:
+        grad_w += g
+    return grad_w
+
+
+def _direct_grad_weight(ns, x, grad_y, kernel_size, stride, padding, dilation, grad_w):
+    """grad_w += the weight gradient of samples ns, by the direct kernel."""
+    C_in = x.shape[1]
+    _, C_out, H_out, W_out = grad_y.shape
+    kH = kernel_size[0]
+    (ph, pw), (dh, dw) = padding, dilation
+    Hp, Wp = H_out + dh * (kH - 1), W_out + 2 * dw  # the padded window the output reads
+    xp = _workspace("padded", (C_in, Hp, Wp), x.dtype)
+    gp = _workspace("grad_y", (C_out, H_out, Wp), x.dtype)
+    for n in ns:
+        _pad(x[n], ph, pw, xp)
+        _pad(grad_y[n], 0, 0, gp)
+        _conv3_grad_weight(xp.reshape(C_in, Hp * Wp), gp.reshape(C_out, H_out * Wp), Wp, kH,
+                           dh, dw, grad_w)
+
+
+def _im2col_grad_weight(ns, x, grad_y, kernel_size, stride, padding, dilation, grad_w):
+    """grad_w += the weight gradient of samples ns, as grad_y @ cols.T."""
     N, C_in, H, W = x.shape
     _, C_out, H_out, W_out = grad_y.shape
     kH, kW = kernel_size
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     K, P = C_in * kH * kW, H_out * W_out
-    pointwise = _is_pointwise(kH, kW, stride, padding) and (H_out, W_out) == (H, W)
-    direct = _is_direct(kW, stride, W_out, C_out)
-    Hp, Wp = H_out + dh * (kH - 1), W_out + 2 * dw  # the padded window the output reads
-
-    def samples(ns):
-        grad_w = np.zeros((C_out, C_in, kH, kW), dtype=x.dtype)
-        if direct:
-            xp = _workspace("padded", (C_in, Hp, Wp), x.dtype)
-            gp = _workspace("grad_y", (C_out, H_out, Wp), x.dtype)
-            for n in ns:
-                _pad(x[n], ph, pw, xp)
-                _pad(grad_y[n], 0, 0, gp)
-                _conv3_grad_weight(xp.reshape(C_in, Hp * Wp), gp.reshape(C_out, H_out * Wp),
-                                   Wp, kH, dh, dw, grad_w)
-            return grad_w
-        if pointwise:
-            for n in ns:
-                grad_w += (grad_y[n].reshape(C_out, P) @ x[n].reshape(K, P).T).reshape(
-                    grad_w.shape)
-            return grad_w
-        g = _group(ns, P)
-        cols = _workspace("cols", (K, g * P), x.dtype)
-        grads = _workspace("grad_y", (C_out, g * P), x.dtype)
-        term = np.empty((C_out, K), dtype=x.dtype)
-        for i in range(0, len(ns), g):
-            group, m = ns[i:i + g], len(ns[i:i + g]) * P
-            for k, n in enumerate(group):
-                _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
-                grads[:, k * P:(k + 1) * P] = grad_y[n].reshape(C_out, P)
-            np.matmul(grads[:, :m], cols[:, :m].T, out=term)
-            grad_w += term.reshape(grad_w.shape)
-        return grad_w
-
-    partial = for_each_chunk(samples, N)
-    grad_w = np.zeros((C_out, C_in, kH, kW), dtype=x.dtype) if N == 0 else partial[0]
-    for g in partial[1:]:
-        grad_w += g
-    return grad_w
+    if _is_pointwise(kH, kW, stride, padding) and (H_out, W_out) == (H, W):
+        for n in ns:  # the columns are the input itself
+            grad_w += (grad_y[n].reshape(C_out, P) @ x[n].reshape(K, P).T).reshape(
+                grad_w.shape)
+        return
+    g = _group(ns, P)
+    cols = _workspace("cols", (K, g * P), x.dtype)
+    grads = _workspace("grad_y", (C_out, g * P), x.dtype)
+    term = np.empty((C_out, K), dtype=x.dtype)
+    for i in range(0, len(ns), g):
+        group, m = ns[i:i + g], len(ns[i:i + g]) * P
+        for k, n in enumerate(group):
+            _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
+            grads[:, k * P:(k + 1) * P] = grad_y[n].reshape(C_out, P)
+        np.matmul(grads[:, :m], cols[:, :m].T, out=term)
+        grad_w += term.reshape(grad_w.shape)
