@@ -313,16 +313,15 @@ def _direct(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
     """The direct kernel on each sample, padded by top_left and bottom_right zeros."""
     N, C_in, H, W = x.shape
     C_out = w.shape[0]
-    (t, l), (bt, r) = top_left, bottom_right
+    (top, left), (bottom, right) = top_left, bottom_right
+    Hp, Wp = H + top + bottom, W + left + right
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
-
-    Hp, Wp = H + t + bt, W + l + r
 
     def samples(ns):
         xp = _workspace("padded", (C_in, Hp, Wp), x.dtype)
         for n in ns:
-            _pad(x[n], t, l, xp)
+            _pad(x[n], top, left, xp)
             _conv3(xp.reshape(C_in, Hp * Wp), w, bias, Wp, dilation[0], dilation[1], y[n])
 
     for_each_chunk(samples, N)
