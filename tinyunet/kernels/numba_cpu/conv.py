@@ -25,7 +25,9 @@ of a whole input plane::
 channels and the three taps of a kernel row per pass, 12 multiply-adds per input value loaded,
 in blocks that stay in L1. A stride-1 transposed convolution is this same conv with the weight
 flipped and its in/out channels swapped (``_flipped``), and the weight gradient is a dot
-product of two such views per weight (``_conv3_grad_weight``).
+product of two such views per weight (``_conv3_grad_weight``). One exception, measured: a
+small image widened to many channels goes to im2col, whose matmul is then BLAS-friendly
+(``_is_direct_forward``).
 
 Speed (see tinyunet/threads.py): the samples of a batch are split between the cores; each
 core runs its own samples start to finish, in per-thread workspaces (the column matrix, the
@@ -266,6 +268,19 @@ def _is_direct(kW, stride, W_out, C_out):
     return kW == 3 and stride == (1, 1) and C_out % 4 == 0 and W_out >= DIRECT_MIN_WIDTH
 
 
+def _is_direct_forward(kW, stride, W_out, C_in, C_out):
+    """_is_direct, for a forward conv: except a small image widened to many channels.
+
+    There (C_out >= 2*C_in >= 128, rows of at most 32) the matmul is a square-ish BLAS call
+    (C_out >= 128 rows, 9*C_in >= 576 deep) that OpenBLAS runs near its peak, while the
+    direct kernel rereads the padded input once per four output channels: im2col measured
+    0.65-0.9x the direct kernel's time at 128->256 @16 and 64->128 @32 (the input gradients
+    of the decoder's first convs), and 1.5x at 32->64 @32, which stays direct.
+    """
+    widening = W_out <= 32 and C_out >= 2 * C_in >= 128
+    return _is_direct(kW, stride, W_out, C_out) and not widening
+
+
 def _flipped(w):
     """conv_transpose2d's weight (C_in, C_out, kH, kW) as conv2d's: channels swapped, kernel
     turned 180 degrees. With stride 1, conv_transpose2d(x, w, padding p) is conv2d(x,
@@ -304,7 +319,7 @@ def conv2d(x, w, b, stride, padding, dilation):
     (ph, pw), (dh, dw) = padding, dilation
     H_out = (H + 2 * ph - dh * (kH - 1) - 1) // stride[0] + 1
     W_out = (W + 2 * pw - dw * (kW - 1) - 1) // stride[1] + 1
-    if _is_direct(kW, stride, W_out, C_out):
+    if _is_direct_forward(kW, stride, W_out, C_in, C_out):
         return _direct(x, w, b, (ph, pw), (ph, pw), dilation, H_out, W_out)
     return _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out)
 
@@ -382,7 +397,7 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
     W_out = (W - 1) * sw - 2 * pw + dw * (kW - 1) + opw + 1
     qh, qw = dh * (kH - 1) - ph, dw * (kW - 1) - pw  # the equivalent conv2d's padding
     if stride == (1, 1) and qh >= 0 and qw >= 0:  # a conv2d in disguise (see _flipped)
-        if _is_direct(kW, stride, W_out, C_out):
+        if _is_direct_forward(kW, stride, W_out, C_in, C_out):
             return _direct(x, _flipped(w), b, (qh, qw), (qh + oph, qw + opw), dilation,
                            H_out, W_out)
         if output_padding == (0, 0):  # gathering beats col2im's scatter-add
