@@ -20,7 +20,7 @@ class ReLU(Function):
     def forward(ctx, x):
         positive = x > 0
         ctx.save_for_backward(positive)
-        return x * positive
+        return get_array_module(x).maximum(x, 0)  # not x * positive: -inf * 0 would be NaN
 
     @staticmethod
     def backward(ctx, grad):
