@@ -327,8 +327,21 @@ def run_bench(args) -> int:
     return 0
 
 
+# ----- lab and diffuse: their parsers live beside their code ------------------------------------
+def add_lab(commands):
+    from .lab.cli import add_lab_parser
+
+    add_lab_parser(commands)
+
+
+def add_diffuse(commands):
+    from .diffusion.cli import add_diffuse_parser
+
+    add_diffuse_parser(commands)
+
+
 # ----- the parser --------------------------------------------------------------------------------
-COMMANDS = [add_demo, add_train, add_predict, add_summary, add_bench]
+COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ beside it, pooling in ``ops/pool.py``, ...).
 """
 
 from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from .ops.attention import scaled_dot_product_attention
 from .ops.concat import cat, center_crop, stack
 from .ops.conv import (
     conv2d,
@@ -16,6 +17,7 @@ from .ops.conv import (
     conv_transpose2d_output_size,
 )
 from .ops.dropout import dropout
+from .ops.embedding import embedding
 from .ops.interpolate import interpolate
 from .ops.linear import linear
 from .ops.loss import (
@@ -33,6 +35,6 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "silu", "tanh", "softmax", "log_softmax",
     "conv2d", "conv_transpose2d", "conv2d_output_size", "conv_transpose2d_output_size",
     "max_pool2d", "avg_pool2d", "interpolate", "cat", "stack", "center_crop", "pad",
-    "linear", "dropout", "batch_norm", "group_norm",
+    "linear", "dropout", "embedding", "scaled_dot_product_attention", "batch_norm", "group_norm",
     "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "dice_loss", "dice_ce_loss",
 ]

@@ -1,7 +1,9 @@
-"""The models of the lesson: the U-Net family, the plain encoder-decoder, a classifier."""
+"""The models of the lesson: the U-Net family, the plain encoder-decoder, a classifier, and
+the diffusion U-Net."""
 
 from .classifier import Classifier
+from .diffusion_unet import DiffusionUNet
 from .summary import summary, trace
 from .unet import EncoderDecoder, UNet
 
-__all__ = ["UNet", "EncoderDecoder", "Classifier", "summary", "trace"]
+__all__ = ["UNet", "EncoderDecoder", "Classifier", "DiffusionUNet", "summary", "trace"]

@@ -7,7 +7,9 @@ the initialisation schemes.
 
 from . import init
 from .activation import Dropout, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
+from .attention import CrossAttention2d, SelfAttention2d
 from .conv import Conv2d, ConvTranspose2d
+from .embedding import Embedding, SinusoidalTimeEmbedding, TimestepMLP
 from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential
@@ -19,5 +21,6 @@ __all__ = [
     "Conv2d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d", "Upsample",
     "BatchNorm2d", "GroupNorm",
     "ReLU", "LeakyReLU", "SiLU", "Sigmoid", "Tanh", "Identity", "Dropout",
+    "SelfAttention2d", "CrossAttention2d", "Embedding", "SinusoidalTimeEmbedding", "TimestepMLP",
     "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "DiceLoss", "DiceCELoss",
 ]
