@@ -186,8 +186,8 @@ def test_boundary_measures():
 
 
 def test_blur_sharpness_falls_as_the_bottleneck_deepens():
-    rows = blur(size=32, depths=(1, 2, 3, 4), base_channels=4, steps=60, batch_size=4,
-                n_train=32, n_test=8).numbers["per_depth"]
+    rows = blur(size=32, depths=(1, 2, 3, 4), base_channels=4, steps=100, batch_size=8,
+                lr=1e-2, n_train=32, n_test=8).numbers["per_depth"]
     sharpness = [r["edge_sharpness"] for r in rows]
     assert all(a > b for a, b in zip(sharpness, sharpness[1:])), sharpness
     assert rows[0]["dice"] > rows[-1]["dice"] + 0.3
@@ -216,9 +216,10 @@ def test_imbalance_cross_entropy_finds_nothing_where_dice_finds_cells():
                   norms=(None,)).numbers
     t = n["training"]["no_norm"]
     assert 0.01 < n["true_foreground"] < 0.02
+    assert t["cross_entropy"]["predicted_foreground"] < 0.001  # it finds nothing ...
     assert t["cross_entropy"]["dice"] < 0.05
     assert t["cross_entropy"]["pixel_accuracy"] > 0.97  # ... while its accuracy looks fine
-    assert t["dice"]["dice"] > 0.3
+    assert t["dice"]["predicted_foreground"] > 0.005 and t["dice"]["dice"] > 0.1
     assert n["all_background_on_test"]["dice"] == 0.0
 
 
@@ -283,3 +284,10 @@ def test_cli_lists_the_experiments_and_runs_one(tmp_path, capsys):
     assert args.run(args) == 0
     assert json.loads((tmp_path / "trace.json").read_text())["seed"] == 3
     assert "bottleneck_positions: 256" in capsys.readouterr().out
+    args = parser.parse_args(["lab", "trace", "--out", str(tmp_path), "--set", "depth=2",
+                              "--set", "size=64"])
+    assert args.run(args) == 0
+    assert json.loads((tmp_path / "trace.json").read_text())["bottleneck"]["size"] == 16
+    args = parser.parse_args(["lab", "trace", "--out", str(tmp_path), "--set", "dpth=2"])
+    with pytest.raises(SystemExit, match=r"unknown setting\(s\) \['dpth'\]"):
+        args.run(args)

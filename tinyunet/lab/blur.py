@@ -37,7 +37,7 @@ from .common import (
 
 DEFAULT = dict(size=32, depths=(1, 2, 3, 4), base_channels=8, steps=150, batch_size=8,
                lr=3e-3, n_train=64, n_test=16, norm="batch")
-FULL = dict(size=64, base_channels=16, steps=800, n_train=256, n_test=32)
+FULL = dict(size=64, steps=600, n_train=256, n_test=32)
 
 
 def train_autoencoder(depth: int, masks: np.ndarray, s: dict, seed: int):

@@ -60,8 +60,7 @@ DEFAULT = dict(size=32, base_channels=8, depth=2, steps=120, batch_size=8, lr=3e
                n_train=48, seeds=16, channels=8, probe_size=32, bandwidth=3, track_every=5,
                trained=("resize_conv", "subpixel", "subpixel_icnr", "tconv_k2s2",
                         "tconv_k4s2", "tconv_k3s2"))
-FULL = dict(size=64, base_channels=16, depth=3, steps=400, n_train=160, seeds=32,
-            track_every=20)
+FULL = dict(size=48, depth=3, steps=400, n_train=128, seeds=32, track_every=20)
 
 # (kernel, stride) pairs for the coverage property: kernels 1..8, strides 1..4
 PAIRS = [(k, s) for s in range(1, 5) for k in range(1, 9)]
@@ -174,7 +173,8 @@ def checkerboard(seed: int = 0, full: bool = False, **settings) -> Outcome:
         for i in range(s["seeds"]):
             seed_everything(seed * 1000 + i)
             layer = make_upsampler(name, C, C)
-            random_init.append(nyquist_share(layer, C, s["probe_size"], s["bandwidth"], seed=i))
+            random_init.append(nyquist_share(layer, C, s["probe_size"], s["bandwidth"],
+                                             seed=seed * 1000 + i))
         uniform = uniform_weights_(make_upsampler(name, C, C))
         nyquist[name] = {
             "uniform_kernel": nyquist_share(uniform, C, s["probe_size"], s["bandwidth"]),

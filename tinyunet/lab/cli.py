@@ -8,6 +8,7 @@ as every command of ``tinyunet.cli`` does.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 
 
@@ -33,6 +34,7 @@ def add_lab_parser(commands) -> argparse.ArgumentParser:
             "experiments:\n" + listing),
         epilog=("examples:\n  tinyunet lab checkerboard --out lab_out\n"
                 "  tinyunet lab skips --out lab_out --full --seed 1\n"
+                "  tinyunet lab trace --out lab_out --set depth=3 --set size=128\n"
                 "  tinyunet lab all --out lab_out"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="NAME", choices=[*EXPERIMENTS, "all"],
@@ -42,19 +44,53 @@ def add_lab_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true",
                    help="the longer settings (bigger models, more steps: minutes, not seconds)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="override one setting of the experiment, e.g. --set depth=3 --set "
+                        "size=128 (repeatable; each experiment's settings are listed in its "
+                        "JSON)")
     p.set_defaults(run=run_lab)
     return p
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """``"depth=3"`` -> ``("depth", 3)``; the value is a Python literal (``3``, ``0.01``,
+    ``(1, 2)``, ``None``) or else a string (``up=bilinear``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return key.strip(), value.strip()
+
+
+def _print_numbers(numbers: dict, indent: str = "  ", width: int = 120) -> None:
+    """One line per entry; a dict too long for a line opens into its entries."""
+    for key, value in numbers.items():
+        text = json.dumps(value)
+        if len(indent + key) + len(text) + 2 <= width:
+            print(f"{indent}{key}: {text}")
+        elif isinstance(value, dict):
+            print(f"{indent}{key}:")
+            _print_numbers(value, indent + "  ", width)
+        else:
+            print(f"{indent}{key}: {text[:width - len(indent + key) - 5]}...")
+
+
 def run_lab(args) -> int:
     from . import EXPERIMENTS, run
+    from .common import UnknownSetting
 
+    settings = dict(parse_setting(text) for text in args.settings)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    if settings and len(names) > 1:
+        raise SystemExit("tinyunet lab: --set applies to one experiment, not to 'all'")
     for name in names:
-        numbers = run(name, args.out, full=args.full, seed=args.seed)
+        try:
+            numbers = run(name, args.out, full=args.full, seed=args.seed, **settings)
+        except UnknownSetting as error:  # the message lists the settings that exist
+            raise SystemExit(f"tinyunet lab: {error}") from None
         print(f"== {name}: wrote {args.out}/{name}.png and {args.out}/{name}.json")
-        for key, value in numbers.items():
-            if key not in ("experiment", "settings", "stages"):
-                text = json.dumps(value)
-                print(f"  {key}: {text if len(text) <= 160 else text[:157] + '...'}")
+        shown = {k: v for k, v in numbers.items() if k not in ("experiment", "settings", "stages")}
+        _print_numbers(shown)
     return 0

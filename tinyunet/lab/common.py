@@ -26,13 +26,17 @@ class Outcome:
     draw: Callable = field(repr=False)
 
 
+class UnknownSetting(TypeError):
+    """A setting the experiment does not have (a TypeError, like an unknown keyword)."""
+
+
 def choose_settings(name: str, default: dict, full_settings: dict, full: bool,
                     overrides: dict) -> dict:
     """The default settings (fast), or with ``full`` the longer ones, then ``overrides``;
     an override that the experiment does not know is an error that lists the known ones."""
     unknown = sorted(set(overrides) - set(default))
     if unknown:
-        raise TypeError(f"{name}: unknown setting(s) {unknown}; the settings are "
+        raise UnknownSetting(f"{name}: unknown setting(s) {unknown}; the settings are "
                         f"{sorted(default)}")
     return {**default, **(full_settings if full else {}), **overrides}
 

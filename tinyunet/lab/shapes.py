@@ -34,7 +34,7 @@ from .common import (
 
 DEFAULT = dict(size=64, depth=3, base_channels=8, num_classes=2, steps=80, batch_size=8,
                lr=3e-3, n_train=48)
-FULL = dict(size=128, base_channels=16, steps=400, n_train=160)
+FULL = dict(size=128, base_channels=16, steps=200, n_train=160)
 
 
 def shapes(seed: int = 0, full: bool = False, **settings) -> Outcome:

@@ -33,7 +33,7 @@ from .common import (
 
 DEFAULT = dict(size=48, depth=3, base_channels=8, steps=150, batch_size=8, lr=3e-3,
                n_train=64, n_test=16, norm="batch")
-FULL = dict(size=96, base_channels=16, steps=800, n_train=256, n_test=32)
+FULL = dict(size=64, base_channels=16, steps=500, n_train=256, n_test=32)
 
 
 def train_unet(skips: bool, images, masks, s: dict, seed: int) -> UNet:

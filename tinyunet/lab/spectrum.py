@@ -62,11 +62,14 @@ def make_upsampler(name: str, in_channels: int, out_channels: int) -> nn.Module:
 def uniform_weights_(layer: nn.Module) -> nn.Module:
     """Give every conv in ``layer`` a constant kernel (and no bias): the layer then differs
     from its neighbours only in *where* its taps land, i.e. in its coverage. The constant is
-    1 / (taps per output pixel on average), so a constant input keeps its level on average."""
+    1 / (input channels x taps landing on an output pixel, on average), so a constant input
+    keeps its level on average."""
     for m in layer.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             transposed = isinstance(m, nn.ConvTranspose2d)
-            taps = m.weight.shape[2] * m.weight.shape[3] / (4 if transposed else 1)
+            taps = m.weight.shape[2] * m.weight.shape[3]
+            if transposed:  # a stride-s transposed conv lands k*k / s*s taps on a pixel
+                taps /= m.stride[0] * m.stride[1]
             fan = m.weight.shape[0 if transposed else 1]  # input channels
             m.weight.data[...] = 1.0 / (taps * fan)
             if m.bias is not None:
