@@ -29,12 +29,14 @@ from .ops.loss import (
 )
 from .ops.norm import batch_norm, group_norm
 from .ops.pad import pad
+from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .ops.pool import avg_pool2d, max_pool2d
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "silu", "tanh", "softmax", "log_softmax",
     "conv2d", "conv_transpose2d", "conv2d_output_size", "conv_transpose2d_output_size",
-    "max_pool2d", "avg_pool2d", "interpolate", "cat", "stack", "center_crop", "pad",
+    "max_pool2d", "avg_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "cat", "stack", "center_crop", "pad",
     "linear", "dropout", "embedding", "scaled_dot_product_attention", "batch_norm", "group_norm",
     "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "dice_loss", "dice_ce_loss",
 ]

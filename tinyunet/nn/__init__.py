@@ -15,10 +15,12 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSE
 from .module import Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm2d, GroupNorm
 from .pool import AvgPool2d, MaxPool2d, Upsample
+from .upsample import PixelShuffle, PixelUnshuffle, SubPixelUpsample, icnr_
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList",
     "Conv2d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d", "Upsample",
+    "PixelShuffle", "PixelUnshuffle", "SubPixelUpsample", "icnr_",
     "BatchNorm2d", "GroupNorm",
     "ReLU", "LeakyReLU", "SiLU", "Sigmoid", "Tanh", "Identity", "Dropout",
     "SelfAttention2d", "CrossAttention2d", "Embedding", "SinusoidalTimeEmbedding", "TimestepMLP",
