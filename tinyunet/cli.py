@@ -48,6 +48,8 @@ def add_demo(commands):
     p.add_argument("--target", type=float, default=DEMO_TARGET_DICE,
                    help=f"validation Dice the demo must reach (default: {DEMO_TARGET_DICE})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where to train: cpu, or cuda (needs pip install 'tinyunet[gpu]')")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run_demo)
 
@@ -69,12 +71,15 @@ def compile_kernels(model, channels: int = 1):
     result is cached on disk), and that should not eat into the training budget."""
     import numpy as np
 
+    from .backend import to_device
     from .ops.loss import dice_ce_loss
+    from .predict import model_device
     from .tensor import Tensor
 
-    side = 2 ** model.config["depth"]
-    x = Tensor(np.random.default_rng(0).random((2, channels, side, side), dtype=np.float32))
-    dice_ce_loss(model(x), np.zeros((2, side, side), np.int64)).backward()
+    side, device = 2 ** model.config["depth"], model_device(model)
+    x = Tensor(np.random.default_rng(0).random((2, channels, side, side), dtype=np.float32),
+               device=device)
+    dice_ce_loss(model(x), to_device(np.zeros((2, side, side), np.int64), device)).backward()
     model.zero_grad()
 
 
@@ -86,6 +91,7 @@ def run_demo(args) -> int:
     from .train import draw_figures, make_trainer
 
     config = demo_config(args.seconds, args.seed)
+    config.device = args.device
     out = Path(args.out)
     print(f"tinyunet demo: the reference U-Net on synthetic cells, {args.seconds:g} s budget, "
           f"{numba.get_num_threads()} numba threads")
@@ -143,6 +149,7 @@ TRAIN_OPTIONS = [
     ("--max-seconds", "max_seconds", float, "wall-clock budget, then validate, save and stop"),
     ("--anneal", "anneal", bool, "decay the learning rate linearly to 0 over the run"),
     ("--seed", "seed", int, "random seed: weights, order, augmentation, synthetic data"),
+    ("--device", "device", str, "cpu, or cuda to train on the GPU (needs tinyunet[gpu])"),
 ]
 
 
@@ -247,13 +254,15 @@ def add_predict(commands):
     p.add_argument("--overlap", type=int, default=None,
                    help="pixels dropped on each side of a tile (default: tile/4, on the "
                         "pooling grid)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where to run the model (default: cpu)")
     p.set_defaults(run=run_predict)
 
 
 def run_predict(args) -> int:
     from .predict import load_model, predict_files
 
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint).to(args.device)
     for path in predict_files(model, args.images, args.out, tile=args.tile,
                               overlap=args.overlap, overlay=args.overlay):
         print(path)

@@ -52,9 +52,17 @@ def _as_chw(image) -> np.ndarray:
     return image
 
 
+def model_device(model) -> str:
+    """Where a model's weights live: ``'cpu'`` or ``'cuda'``."""
+    first = next(iter(model.parameters()), None)
+    return "cpu" if first is None else first.device
+
+
 def _forward(model, batch: np.ndarray) -> np.ndarray:
+    """Logits of a NumPy batch, computed on the model's device, returned as NumPy."""
     with no_grad():
-        return model(Tensor(np.ascontiguousarray(batch))).data
+        x = Tensor(np.ascontiguousarray(batch), device=model_device(model))
+        return model(x).numpy()
 
 
 def predict_logits(model, image, tile: int | None = None, overlap: int | None = None,

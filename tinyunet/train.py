@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 from . import io, metrics
 from . import random as tu_random
 from .autograd import no_grad
+from .backend import get_array_module, to_device
 from .data import (
     Compose,
     DataLoader,
@@ -60,7 +61,7 @@ from .data import (
 from .models import UNet
 from .ops.loss import cross_entropy, dice_ce_loss, dice_loss
 from .optim import SGD, Adam, AdamW
-from .predict import forward_padded
+from .predict import forward_padded, model_device
 from .tensor import Tensor
 
 LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss}
@@ -321,16 +322,17 @@ class Trainer:
     def train_step(self, images: np.ndarray, masks: np.ndarray) -> tuple[float, float]:
         """One optimizer step on a batch; returns its loss and the Dice of its argmax masks."""
         self.model.train()
-        logits = self.model(Tensor(images))
+        device = model_device(self.model)  # batches go where the weights are
+        logits = self.model(Tensor(images, device=device))
         masks = _crop_like(masks, logits)
         self._check_finite("the logits", logits.data)
-        loss = self.loss_fn(logits, masks)
+        loss = self.loss_fn(logits, to_device(masks, device))
         self._check_finite("the loss", loss.data)
         self.optimizer.zero_grad()
         loss.backward()
         if self.anneal:
             self._anneal()
-        dice = score(logits.data.argmax(axis=1), masks, self.num_classes)["dice"]
+        dice = score(logits.numpy().argmax(axis=1), masks, self.num_classes)["dice"]
         with _deferred_interrupt():  # the update and the bookkeeping happen together, or not
             self.optimizer.step()
             self.step += 1
@@ -382,7 +384,7 @@ class Trainer:
 
     # ----- divergence ----------------------------------------------------------------------
     def _check_finite(self, what: str, array):
-        if bool(np.isfinite(array).all()):
+        if bool(get_array_module(array).isfinite(array).all()):
             return
         if self.last_path.exists():
             kept = (f"The last good checkpoint, {self.last_path} (epoch {self.epoch}), is "
@@ -505,6 +507,7 @@ class TrainConfig:
     max_seconds: float | None = None
     anneal: bool = False           # decay the lr linearly to 0 over the run
     seed: int = 0
+    device: str = "cpu"            # 'cuda': the model and each batch on the GPU (CuPy)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -555,6 +558,7 @@ def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=
     model = UNet(in_channels=in_channels, num_classes=config.num_classes,
                  base_channels=config.base_channels, depth=config.depth,
                  padding=config.padding, up_mode=config.up_mode, norm=config.norm)
+    model.to(config.device)
     train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed,
                               drop_last=True, transform=make_augmentation(config))
     same_size = config.data == "synthetic"  # folder images may differ in size: one at a time
