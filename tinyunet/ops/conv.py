@@ -23,6 +23,7 @@ import numpy as np
 from ..backend import get_array_module, kernels
 from ..function import Function
 from ..tensor import Tensor
+from .pairs import pair
 
 # ----- shapes -------------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ def _per_dimension(op, formula, **args):
     """Apply ``formula`` to ints, or per dimension to pairs (returning a pair)."""
     if all(isinstance(a, (int, np.integer)) for a in args.values()):
         return int(formula(*args.values()))
-    pairs = [_pair(op, name, a) for name, a in args.items()]
+    pairs = [pair(op, name, a) for name, a in args.items()]
     return tuple(int(formula(*(p[dim] for p in pairs))) for dim in range(2))
 
 
@@ -195,8 +196,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
     x, weight, bias = _tensors(op, x, weight, bias, "(C_out, C_in, kH, kW)")
     C_out, C_in, kH, kW = weight.shape
     _check_channels(op, x, weight, C_in, C_out, bias, "")
-    stride = _pair(op, "stride", stride, minimum=1)
-    dilation = _pair(op, "dilation", dilation, minimum=1)
+    stride = pair(op, "stride", stride, minimum=1)
+    dilation = pair(op, "dilation", dilation, minimum=1)
     pad_extra = (0, 0)
     if isinstance(padding, str):
         if padding == "valid":
@@ -216,7 +217,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
                 f"got {padding!r}"
             )
     else:
-        padding = _pair(op, "padding", padding, minimum=0)
+        padding = pair(op, "padding", padding, minimum=0)
     H, W = x.shape[2:]
     span = (dilation[0] * (kH - 1) + 1, dilation[1] * (kW - 1) + 1)
     padded = (H + 2 * padding[0] + pad_extra[0], W + 2 * padding[1] + pad_extra[1])
@@ -266,12 +267,12 @@ def conv_transpose2d(
     C_in, C_out, kH, kW = weight.shape
     _check_channels(op, x, weight, C_in, C_out, bias, " (a transposed conv's weight is "
                     "(C_in, C_out, kH, kW))")
-    stride = _pair(op, "stride", stride, minimum=1)
-    dilation = _pair(op, "dilation", dilation, minimum=1)
+    stride = pair(op, "stride", stride, minimum=1)
+    dilation = pair(op, "dilation", dilation, minimum=1)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a pair of ints, got {padding!r}")
-    padding = _pair(op, "padding", padding, minimum=0)
-    output_padding = _pair(op, "output_padding", output_padding, minimum=0)
+    padding = pair(op, "padding", padding, minimum=0)
+    output_padding = pair(op, "output_padding", output_padding, minimum=0)
     for dim in range(2):
         if output_padding[dim] >= max(stride[dim], dilation[dim]):
             raise ValueError(
@@ -329,19 +330,6 @@ def _check_channels(op, x, weight, C_in, C_out, bias, note):
             f"{op}: bias must have shape ({C_out},) to match weight {weight.shape}, "
             f"got {bias.shape}"
         )
-
-
-def _pair(op, name, value, minimum=None) -> tuple[int, int]:
-    """An int or a pair of ints as an (h, w) pair, at least ``minimum``."""
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair
-    ):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    pair = (int(pair[0]), int(pair[1]))
-    if minimum is not None and min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return pair
 
 
 __all__ = [

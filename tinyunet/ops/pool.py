@@ -11,19 +11,10 @@ Backward: max pooling routes each output gradient to the input pixel that won it
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-
-
-def _pair(value, name, op):
-    """An int or a pair of ints as an ``(h, w)`` tuple."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+from .pairs import pair
 
 
 def _check(x, kernel_size, stride, padding, op):
@@ -35,9 +26,9 @@ def _check(x, kernel_size, stride, padding, op):
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} "
                         f"(convert with .astype(np.float32))")
-    k = _pair(kernel_size, "kernel_size", op)
-    s = k if stride is None or stride == () else _pair(stride, "stride", op)
-    p = _pair(padding, "padding", op)
+    k = pair(op, "kernel_size", kernel_size)
+    s = k if stride is None or stride == () else pair(op, "stride", stride)
+    p = pair(op, "padding", padding)
     if min(k) < 1 or min(s) < 1:
         raise ValueError(f"{op}: kernel_size {k} and stride {s} must be positive")
     if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:
