@@ -60,7 +60,7 @@ class Function:
         track = autograd.is_grad_enabled() and any(t.requires_grad for t in tensors)
         ctx = Context(tuple(t.requires_grad for t in tensors) if track else (False,) * len(tensors))
         out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)
-        result = Tensor(out, requires_grad=track, _copy=False)
+        result = Tensor(out, requires_grad=track)
         if track:
             result._node = autograd.Node(cls, ctx, tensors)
         return result

@@ -40,8 +40,7 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor must call Tensor.__radd__, not broadcast over it
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None,
-                 _copy: bool = False):
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         if isinstance(data, Tensor):
             data = data.data
         data = _as_array(data, dtype)
