@@ -20,7 +20,8 @@ from .random import manual_seed
 from .factory import arange, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .ops.concat import cat, stack
 from .io import load, save
-from . import cuda, functional, lr_scheduler, metrics, nn, optim  # noqa: E402  (after Tensor: they build on it)
+# the submodules build on Tensor, so they come after it
+from . import cuda, functional, lr_scheduler, metrics, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"
 
