@@ -266,3 +266,22 @@ def test_manual_seed_makes_randn_repeatable():
     assert first.dtype == np.float32 and first.shape == (3, 4)
     tu.manual_seed(1235)
     assert not np.array_equal(tu.randn(3, 4).data, first)
+
+
+def test_truth_value_and_conversions_of_one_element_tensors():
+    assert bool(tu.Tensor([0.0]) < 1) is True
+    assert bool(tu.Tensor([2.0]) < 1) is False
+    assert float(tu.Tensor(np.float64(2.5))) == 2.5 and int(tu.Tensor([3.0])) == 3
+    with pytest.raises(RuntimeError, match="truth value of a tensor with 3 elements"):
+        bool(tu.Tensor([1.0, 2.0, 3.0]) > 0)
+
+
+def test_requires_grad_underscore_on_an_integer_tensor_raises():
+    with pytest.raises(TypeError, match="only floating-point tensors"):
+        tu.Tensor(np.arange(3)).requires_grad_()
+
+
+def test_a_zero_dim_leaf_gets_an_array_gradient():
+    s = tu.Tensor(np.float64(2.0), requires_grad=True)
+    (s * tu.Tensor(np.ones((3, 4)))).sum().backward()
+    assert isinstance(s.grad, np.ndarray) and s.grad.shape == () and s.grad == 12.0

@@ -156,3 +156,8 @@ def test_bad_configuration_errors():
         UNet(padding="full")
     with pytest.raises(ValueError, match="norm"):
         UNet(norm="layer")
+
+
+def test_same_padding_unet_names_the_divisibility_it_needs():
+    with pytest.raises(ValueError, match=r"divisible by 2\*\*depth = 4; got \(20, 18\)"):
+        UNet(base_channels=2, depth=2)(tu.zeros(1, 1, 20, 18))

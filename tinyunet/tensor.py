@@ -87,8 +87,8 @@ class Tensor:
     def to(self, target) -> Tensor:
         """A copy on another device (``'cpu'``/``'cuda'``) or with another float dtype.
 
-        Like PyTorch, the result is a new leaf when anything had to move; gradients flow back
-        through a dtype change but not across devices.
+        A dtype change is differentiable, as in PyTorch. Unlike PyTorch, a device move returns a
+        new leaf: gradients do not flow back across devices.
         """
         if isinstance(target, str):
             if device_of(self.data) == normalize_device(target):
@@ -124,6 +124,18 @@ class Tensor:
     def item(self) -> float:
         return self.data.item()
 
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+                               "ambiguous; use .any() or .all() on .data")
+        return bool(self.data.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
     def tolist(self):
         return self.numpy().tolist()
 
@@ -132,6 +144,10 @@ class Tensor:
         return Tensor(self.data)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
         self.requires_grad = flag
         return self
 

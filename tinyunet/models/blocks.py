@@ -31,8 +31,9 @@ class ConvBlock(nn.Module):
     """conv3x3 -> norm -> ReLU -> conv3x3 -> norm -> ReLU.
 
     ``padding=1`` ('same') keeps the spatial size; ``padding=0`` ('valid', the 2015 paper)
-    shrinks it by 2 pixels per conv. A conv followed by a norm needs no bias: the norm's own
-    shift replaces it.
+    shrinks it by 2 pixels per conv. A conv followed by BatchNorm needs no bias: the norm
+    subtracts each channel's mean (and any bias with it) and adds its own shift. With GroupNorm
+    the bias is dropped by the same convention, though there it is not exactly redundant.
     """
 
     def __init__(self, in_channels: int, out_channels: int, padding: int = 1, norm=None):

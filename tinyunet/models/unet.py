@@ -27,6 +27,14 @@ UP_MODES = ("transposed", "bilinear", "nearest")
 
 
 class UNet(nn.Module):
+    """U-Net; see the module docstring.
+
+    ``depth``: number of 2x2 max-pools (levels below the top); ``base_channels * 2**k``
+    channels at level k; ``padding`` 'same' | 'valid'; ``up_mode`` 'transposed' | 'bilinear' |
+    'nearest'; ``skips=False`` gives the plain encoder-decoder; ``norm`` None | 'batch' |
+    'group'.
+    """
+
     def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 16,
                  depth: int = 4, padding: str = "same", up_mode: str = "transposed",
                  skips: bool = True, norm: str | None = None):
@@ -64,6 +72,12 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(c[0], num_classes, kernel_size=1)
 
     def forward(self, x):
+        f = 2 ** self.config["depth"]
+        if self.config["padding"] == "same" and (x.shape[-2] % f or x.shape[-1] % f):
+            raise ValueError(
+                f"UNet(depth={self.config['depth']}): each max-pool halves H and W, so they must "
+                f"be divisible by 2**depth = {f}; got {tuple(x.shape[-2:])} (pad or crop the input)"
+            )
         saved = []
         for block in self.encoder:
             x = block(x)

@@ -72,9 +72,8 @@ def _avg_window(i, j, H, W, kernel_size, stride, padding, count_include_pad):
     """The clipped window (h_lo, h_hi, w_lo, w_hi) of output (i, j) and its divisor."""
     (kH, kW), (sH, sW), (pH, pW) = kernel_size, stride, padding
     h0, w0 = i * sH - pH, j * sW - pW
-    h1, w1 = min(h0 + kH, H + pH), min(w0 + kW, W + pW)   # may reach into the padding
-    padded_count = (h1 - h0) * (w1 - w0)
-    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h1, H), max(w0, 0), min(w1, W)
+    padded_count = kH * kW  # without ceil_mode no window reaches past the padding
+    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h0 + kH, H), max(w0, 0), min(w0 + kW, W)
     real_count = (h_hi - h_lo) * (w_hi - w_lo)
     return h_lo, h_hi, w_lo, w_hi, padded_count if count_include_pad else real_count
 
