@@ -26,12 +26,15 @@ channels and the three taps of a kernel row per pass, 12 multiply-adds per input
 in blocks that stay in L1. A stride-1 transposed convolution is this same conv with the weight
 flipped and its in/out channels swapped (``_flipped``), and the weight gradient is a dot
 product of two such views per weight (``_conv3_grad_weight``). One exception, measured: a
-small image widened to many channels goes to im2col, whose matmul is then BLAS-friendly
+small image with many output channels goes to im2col, whose matmul is then BLAS-friendly
 (``_is_direct_forward``).
 
 Speed (see tinyunet/threads.py): the samples of a batch are split between the cores; each
 core runs its own samples start to finish, in per-thread workspaces (the column matrix, the
 padded input) that are reused from call to call instead of allocated and page-faulted.
+A batch smaller than the core count (inference on one image) would leave cores idle, so
+there the forward kernels split each sample instead: padding or im2col by blocks of input
+channels, then the direct kernel or the matmul by blocks of output channels (``_parts``).
 
 Indexing note: numba wraps negative indices, so ``x[c, ih, ow*s + shift]`` with a signed
 ``shift`` costs a check per element and stops LLVM from vectorising; the loops below index
@@ -48,7 +51,7 @@ import threading
 import numpy as np
 from numba import njit
 
-from ...threads import for_each_chunk
+from ...threads import for_each_chunk, num_threads
 
 # Reorder float sums (to vectorise reductions) and fuse multiply-adds; unlike fastmath=True
 # this keeps NaN and inf semantics, so they still propagate as in PyTorch.
@@ -269,16 +272,17 @@ def _is_direct(kW, stride, W_out, C_out):
 
 
 def _is_direct_forward(kW, stride, W_out, C_in, C_out):
-    """_is_direct, for a forward conv: except a small image widened to many channels.
+    """_is_direct, for a forward conv: except a small image with many output channels.
 
-    There (C_out >= 2*C_in >= 128, rows of at most 32) the matmul is a square-ish BLAS call
-    (C_out >= 128 rows, 9*C_in >= 576 deep) that OpenBLAS runs near its peak, while the
-    direct kernel rereads the padded input once per four output channels: im2col measured
-    0.65-0.9x the direct kernel's time at 128->256 @16 and 64->128 @32 (the input gradients
-    of the decoder's first convs), and 1.5x at 32->64 @32, which stays direct.
+    There (rows of at most 32, C_out >= 128, and either C_out >= 2*C_in or C_out >= 256) the
+    matmul is a square-ish BLAS call (C_out rows, 9*C_in >= 576 deep) that OpenBLAS runs near
+    its peak, while the direct kernel rereads the padded input once per four output channels.
+    Measured on a quiet machine, im2col's time over the direct kernel's: 0.7-0.9x at 64->128
+    and 128->256 (batch 8 @16-32, batch 1 @32), 0.65-0.8x at 256->256 (@16-32); the direct
+    kernel stays at 32->64, 128->128 and 256->128, where im2col is 1.0-1.25x.
     """
-    widening = W_out <= 32 and C_out >= 2 * C_in >= 128
-    return _is_direct(kW, stride, W_out, C_out) and not widening
+    many = W_out <= 32 and C_out >= 128 and (C_out >= 2 * C_in or C_out >= 256)
+    return _is_direct(kW, stride, W_out, C_out) and not many
 
 
 def _flipped(w):
@@ -333,6 +337,24 @@ def _direct(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
 
+    parts = _parts(N, C_out)
+    if parts > 1:  # fewer samples than cores: split each one's channels instead
+        xp = _workspace("padded", (N, C_in, Hp, Wp), x.dtype)  # this thread's, shared
+        cin, cout = _blocks(C_in, parts, 1), _blocks(C_out, parts, 4)
+
+        def pad(units):
+            for n, (lo, hi) in _units(units, cin):
+                _pad(x[n, lo:hi], top, left, xp[n, lo:hi])
+
+        def conv(units):
+            for n, (lo, hi) in _units(units, cout):
+                _conv3(xp[n].reshape(C_in, Hp * Wp), w[lo:hi], bias[lo:hi], Wp, dilation[0],
+                       dilation[1], y[n, lo:hi])
+
+        for_each_chunk(pad, N * parts)
+        for_each_chunk(conv, N * parts)
+        return y
+
     def samples(ns):
         xp = _workspace("padded", (C_in, Hp, Wp), x.dtype)
         for n in ns:
@@ -343,6 +365,27 @@ def _direct(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
     return y
 
 
+def _parts(N, C_out):
+    """Into how many channel blocks each sample is split: 1 when the batch alone keeps every
+    core busy, else enough blocks (of at least 4 output channels) for one per core."""
+    if N == 0 or N >= num_threads():
+        return 1
+    return max(1, min(-(-num_threads() // N), C_out // 4))
+
+
+def _blocks(C, parts, multiple):
+    """range(C) cut into ``parts`` (lo, hi) blocks of nearly equal size, lo a multiple of
+    ``multiple`` (the direct kernel's four output channels per pass)."""
+    cuts = [min(C, -(-C * p // parts // multiple) * multiple) for p in range(parts + 1)]
+    return [(cuts[p], cuts[p + 1]) for p in range(parts)]
+
+
+def _units(units, blocks):
+    """The (sample, channel block) pairs numbered ``units``: sample u // len(blocks), block
+    u % len(blocks)."""
+    return [(u // len(blocks), blocks[u % len(blocks)]) for u in units]
+
+
 def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out):
     N, C_in, H, W = x.shape
     C_out, _, kH, kW = w.shape
@@ -351,6 +394,26 @@ def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out):
     w_mat = w.reshape(C_out, K)
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
     pointwise = _is_pointwise(kH, kW, stride, padding)
+    parts = 1 if pointwise else _parts(N, C_out)
+    if parts > 1:  # fewer samples than cores: split each one's channels instead
+        cols = _workspace("cols", (N, K, P), x.dtype)  # this thread's, shared
+        cin, cout = _blocks(C_in, parts, 1), _blocks(C_out, parts, 1)
+
+        def fill(units):  # input channels lo:hi are the column rows lo*kH*kW:hi*kH*kW
+            for n, (lo, hi) in _units(units, cin):
+                _im2col(x[n, lo:hi], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out,
+                        cols[n, lo * kH * kW:hi * kH * kW], 0)
+
+        def multiply(units):
+            for n, (lo, hi) in _units(units, cout):
+                y_n = y[n, lo:hi].reshape(hi - lo, P)
+                np.matmul(w_mat[lo:hi], cols[n], out=y_n)
+                if b is not None:
+                    y_n += b[lo:hi, None]
+
+        for_each_chunk(fill, N * parts)
+        for_each_chunk(multiply, N * parts)
+        return y
 
     def samples(ns):
         if pointwise:  # the columns are the input itself
