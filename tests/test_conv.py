@@ -200,6 +200,7 @@ DIRECT_CASES = [  # (x shape, w shape, padding, dilation): all take the direct 3
     ((2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1)),
     ((2, 4, 17, 20), (8, 4, 3, 3), (0, 1), (1, 1)),  # 'valid' rows, no padding on top
     ((1, 4, 18, 21), (4, 4, 2, 3), (2, 2), (2, 2)),  # a 2x3 kernel, dilated
+    ((1, 5, 9, 20), (12, 5, 3, 3), (1, 1), (1, 1)),  # batch 1: output channels split 8 + 4
 ]
 
 
