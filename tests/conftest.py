@@ -28,9 +28,10 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 import tinyunet as tu  # noqa: E402
 
-settings.register_profile(
+settings.register_profile(  # fixed examples: a run is repeatable, CI cannot flake on a new draw
     "default",
     max_examples=25,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
