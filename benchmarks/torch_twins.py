@@ -1,6 +1,7 @@
 """PyTorch twins of tinyunet's models: the same layers under the same attribute names, so a
 tinyunet ``state_dict`` loads into the twin with ``strict=True`` and the two can be compared
-output for output and gradient for gradient."""
+output for output and gradient for gradient (tests/test_models.py), and timed side by side
+(benchmarks/harness.py)."""
 
 import torch
 import torch.nn as tnn
