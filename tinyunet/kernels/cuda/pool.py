@@ -94,10 +94,9 @@ def max_pool2d_backward(grad_y, argmax, input_shape):
 def _avg_window(i, j, H, W, kH, kW, sH, sW, pH, pW, count_include_pad):
     """The clipped window (h_lo, h_hi, w_lo, w_hi) of output (i, j) and its divisor."""
     h0, w0 = i * sH - pH, j * sW - pW
-    h1, w1 = min(h0 + kH, H + pH), min(w0 + kW, W + pW)  # may reach into the padding
-    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h1, H), max(w0, 0), min(w1, W)
-    if count_include_pad:
-        return h_lo, h_hi, w_lo, w_hi, (h1 - h0) * (w1 - w0)
+    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h0 + kH, H), max(w0, 0), min(w0 + kW, W)
+    if count_include_pad:  # without ceil_mode no window reaches past the padding
+        return h_lo, h_hi, w_lo, w_hi, kH * kW
     return h_lo, h_hi, w_lo, w_hi, (h_hi - h_lo) * (w_hi - w_lo)
 
 

@@ -102,10 +102,9 @@ def max_pool2d_backward(grad_y, argmax, input_shape):
 @njit(cache=True)
 def _avg_window(i, j, H, W, kH, kW, sH, sW, pH, pW, count_include_pad):
     h0, w0 = i * sH - pH, j * sW - pW
-    h1, w1 = min(h0 + kH, H + pH), min(w0 + kW, W + pW)
-    padded_count = (h1 - h0) * (w1 - w0)
-    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h1, H), max(w0, 0), min(w1, W)
-    divisor = padded_count if count_include_pad else (h_hi - h_lo) * (w_hi - w_lo)
+    h_lo, h_hi, w_lo, w_hi = max(h0, 0), min(h0 + kH, H), max(w0, 0), min(w0 + kW, W)
+    # without ceil_mode no window reaches past the padding, so the padded window is kH x kW
+    divisor = kH * kW if count_include_pad else (h_hi - h_lo) * (w_hi - w_lo)
     return h_lo, h_hi, w_lo, w_hi, divisor
 
 
