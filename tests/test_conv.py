@@ -196,26 +196,31 @@ def test_reference_and_numba_kernels_agree(case, transposed_case, shrink):
                                rtol=1e-12, atol=1e-12)
 
 
-DIRECT_CASES = [  # (x shape, w shape, padding, dilation): all take the direct 3x3 kernel
-    ((2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1)),
-    ((2, 4, 17, 20), (8, 4, 3, 3), (0, 1), (1, 1)),  # 'valid' rows, no padding on top
-    ((1, 4, 18, 21), (4, 4, 2, 3), (2, 2), (2, 2)),  # a 2x3 kernel, dilated
-    ((1, 5, 9, 20), (12, 5, 3, 3), (1, 1), (1, 1)),  # batch 1: output channels split 8 + 4
+FAST_CASES = [  # (algorithm, x shape, w shape, padding, dilation)
+    ("direct", (2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1)),
+    ("direct", (2, 4, 17, 20), (8, 4, 3, 3), (0, 1), (1, 1)),  # 'valid' rows, no padding on top
+    ("direct", (1, 4, 18, 21), (4, 4, 2, 3), (2, 2), (2, 2)),  # a 2x3 kernel, dilated
+    ("direct", (1, 5, 9, 20), (12, 5, 3, 3), (1, 1), (1, 1)),  # batch 1: channels split 8 + 4
+    ("winograd", (2, 32, 6, 8), (32, 32, 3, 3), (1, 1), (1, 1)),
+    ("winograd", (3, 32, 7, 9), (40, 32, 3, 3), (0, 1), (1, 1)),  # odd outputs: cut tiles
+    ("winograd", (1, 33, 5, 6), (36, 33, 3, 3), (1, 1), (1, 1)),  # batch 1: split per core
+    ("winograd", (5, 32, 4, 6), (32, 32, 3, 3), (1, 1), (1, 1)),  # samples side by side
 ]
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NaN in, NaN out
 @pytest.mark.parametrize("non_finite", [False, True])
-@pytest.mark.parametrize("x_shape, w_shape, padding, dilation", DIRECT_CASES)
+@pytest.mark.parametrize("algorithm, x_shape, w_shape, padding, dilation", FAST_CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_direct_kernel_agrees_with_reference(x_shape, w_shape, padding, dilation, non_finite,
-                                             dtype):
-    """The direct 3x3 kernel (numba_cpu.conv._is_direct), which the random cases above are too
-    small to reach: forward, input gradient (a stride-1 transposed conv) and weight gradient,
-    with NaN and inf in the input spread to exactly the reference's outputs."""
+def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, padding, dilation,
+                                              non_finite, dtype):
+    """Winograd and the direct kernel, which the random cases above are too small to reach:
+    forward, input gradient (a stride-1 transposed conv) and weight gradient, with NaN and
+    inf in the input spread to exactly the reference's outputs (through the exact fallback)."""
     C_out, C_in, kH, kW = w_shape
-    W_out = x_shape[3] + 2 * padding[1] - dilation[1] * (kW - 1)
-    assert numba_cpu.conv._is_direct(kW, (1, 1), W_out, C_out)
+    H_out, W_out = (n + 2 * p - d * (k - 1) for n, p, d, k in
+                    zip(x_shape[2:], padding, dilation, (kH, kW)))
+    assert numba_cpu.conv._algorithm(kH, kW, (1, 1), dilation, W_out, C_in, C_out) == algorithm
     g = np.random.default_rng(11)
     x = g.standard_normal(x_shape).astype(dtype)
     w, b = g.standard_normal(w_shape).astype(dtype), g.standard_normal(C_out).astype(dtype)
@@ -227,14 +232,17 @@ def test_direct_kernel_agrees_with_reference(x_shape, w_shape, padding, dilation
     y = reference.conv2d(x, w, b, *hyper)
     np.testing.assert_allclose(numba_cpu.conv2d(x, w, b, *hyper), y, **tol)
     grad_y = g.standard_normal(y.shape).astype(dtype)
-    np.testing.assert_allclose(numba_cpu.conv2d_grad_weight(x, grad_y, (kH, kW), *hyper),
-                               reference.conv2d_grad_weight(x, grad_y, (kH, kW), *hyper), **tol)
-    # the input gradient: its output has C_in channels, so it takes the direct path when
-    # C_in comes in fours; x's own size is recovered with output_padding
+    for rows in (H_out, H_out - 1):  # the weight gradient over all of grad_y, or fewer rows
+        g_y = np.ascontiguousarray(grad_y[:, :, :rows])
+        np.testing.assert_allclose(numba_cpu.conv2d_grad_weight(x, g_y, (kH, kW), *hyper),
+                                   reference.conv2d_grad_weight(x, g_y, (kH, kW), *hyper),
+                                   **tol)
+    # the input gradient: a conv of grad_y's C_out channels back to C_in; x's own size is
+    # recovered with output_padding
     natural = conv_transpose2d_output_size(y.shape[2:], (kH, kW), stride=1, padding=padding,
                                            output_padding=0, dilation=dilation)
     output_padding = tuple(n - m for n, m in zip(x_shape[2:], natural))
-    grad_y[0, 0, 2, 4] = np.nan if non_finite else grad_y[0, 0, 2, 4]
+    grad_y[0, 0, 2, 3] = np.nan if non_finite else grad_y[0, 0, 2, 3]
     t_hyper = ((1, 1), padding, output_padding, dilation)
     np.testing.assert_allclose(numba_cpu.conv_transpose2d(grad_y, w, None, *t_hyper),
                                reference.conv_transpose2d(grad_y, w, None, *t_hyper), **tol)

@@ -9,8 +9,8 @@ waits for a partner that the scheduler has descheduled.
 
 tinyunet's policy, set here before numba or OpenBLAS starts any thread:
 
-* one level of parallelism: the batch. ``for_each_chunk`` splits the samples of a batch into
-  ``num_threads()`` chunks and runs them on a small pool of Python threads; inside a chunk every
+* one level of parallelism: the batch. ``parallel_for`` shares the samples of a batch out to
+  ``num_threads()`` workers, a small pool of Python threads; inside a worker every
   kernel is single-threaded (numba ``nogil`` loops and a one-thread OpenBLAS), so the only
   synchronisation is one join per conv;
 * OpenBLAS single-threaded (``OPENBLAS_NUM_THREADS=1``, or its runtime call when NumPy was
@@ -27,6 +27,7 @@ import ctypes
 import glob
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -83,28 +84,60 @@ if "numpy" in sys.modules and os.environ["OPENBLAS_NUM_THREADS"] == "1":
 
 
 def num_threads() -> int:
-    """How many chunks a batch is split into (``TINYUNET_NUM_THREADS``, default all cores)."""
+    """How many workers share a batch out (``TINYUNET_NUM_THREADS``, default all cores)."""
     return _NUM_THREADS
 
 
 _pool: ThreadPoolExecutor | None = None
 
 
-def for_each_chunk(fn, n: int) -> list:
-    """Run ``fn(indices)`` on ``num_threads()`` interleaved chunks of ``range(n)``, in parallel.
+class _Queue:
+    """The items of a parallel_for, shared by the workers: each ``next`` hands the next item
+    to whichever worker asks, exactly once (a lock, so it holds without the GIL too)."""
 
-    Returns the results in chunk order. ``fn`` must release the GIL for its heavy work (numba
-    ``nogil`` kernels and NumPy's matmul do) and write only to its own samples' outputs.
+    def __init__(self, items):
+        self._items, self._next, self._lock = items, 0, threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            i = self._next
+            if i >= len(self._items):
+                raise StopIteration
+            self._next = i + 1
+        return self._items[i]
+
+
+def parallel_for(fn, items, fixed: bool = False) -> list:
+    """Run ``fn(mine)`` on ``num_threads()`` workers in parallel, sharing out ``items``.
+
+    ``mine`` iterates over the items a worker takes. By default they go to whichever worker
+    asks next, so a worker on a busy or slower core simply takes fewer (a fixed split would
+    leave the others waiting for it at the join). With ``fixed=True`` worker k takes items
+    k, k + T, k + 2T, ... whatever the timing: use it when workers sum into accumulators of
+    their own, so that the sums, added up in worker order, come out bit for bit the same
+    every run.
+
+    Returns each worker's result, the calling thread's first. ``fn`` must release the GIL
+    for its heavy work (numba ``nogil`` kernels and BLAS do) and write only to the outputs
+    of the items it took.
     """
     global _pool
-    chunks = [range(i, n, _NUM_THREADS) for i in range(min(_NUM_THREADS, n))]
-    if len(chunks) <= 1:
-        return [fn(c) for c in chunks]
+    items = list(items)
+    workers = min(_NUM_THREADS, len(items))
+    if workers <= 1:
+        return [fn(iter(items))] if items else []
     if _pool is None:
         _pool = ThreadPoolExecutor(_NUM_THREADS - 1, thread_name_prefix="tinyunet")
-    others = [_pool.submit(fn, c) for c in chunks[1:]]
-    first = fn(chunks[0])  # the calling thread is one of the workers
+    if fixed:
+        shares = [iter(items[k::workers]) for k in range(workers)]
+    else:
+        shares = [_Queue(items)] * workers
+    others = [_pool.submit(fn, share) for share in shares[1:]]
+    first = fn(shares[0])  # the calling thread is one of the workers
     return [first] + [f.result() for f in others]
 
 
-__all__ = ["num_threads", "for_each_chunk", "set_blas_threads", "get_blas_threads"]
+__all__ = ["num_threads", "parallel_for", "set_blas_threads", "get_blas_threads"]

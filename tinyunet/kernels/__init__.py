@@ -19,6 +19,10 @@ Contract (all kernels):
 
 Names every kernel set provides:
 
+activation.py
+    relu(x) -> y, relu_backward(grad, y) -> grad_x
+        Any shape (the only kernels that are not (N, C, H, W)); the backward reads the
+        forward's output y, and passes grad except where y <= 0 (as PyTorch).
 conv.py
     conv2d(x, w, b, stride, padding, dilation) -> y
         x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None.

@@ -11,21 +11,24 @@ log_softmax(x) = x - logsumexp(x)     d/dx: g - softmax(x) * sum(g)
 
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..backend import get_array_module, kernels
 from ..function import Function
 
 
 class ReLU(Function):
+    """The loops are kernels (``tinyunet.kernels``: relu, relu_backward), because a U-Net
+    spends more time in ReLU than one expects: it touches every activation twice per step."""
+
     @staticmethod
     def forward(ctx, x):
-        positive = x > 0
-        ctx.save_for_backward(positive)
-        return get_array_module(x).maximum(x, 0)  # not x * positive: -inf * 0 would be NaN
+        y = kernels(x).relu(x)
+        ctx.save_for_backward(y)  # y <= 0 exactly where x <= 0: no separate mask to keep
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        (positive,) = ctx.saved_tensors
-        return grad * positive
+        (y,) = ctx.saved_tensors
+        return kernels(grad, y).relu_backward(grad, y)
 
 
 class LeakyReLU(Function):

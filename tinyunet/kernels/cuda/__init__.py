@@ -16,6 +16,7 @@ is usable). ``tinyunet.backend.kernels(*arrays)`` imports this package only when
 lives on the GPU, so importing tinyunet never imports numba.cuda or CuPy.
 """
 
+from .activation import relu, relu_backward
 from .conv import conv2d, conv2d_grad_weight, conv_transpose2d
 from .interpolate import (
     upsample_bilinear2d,
@@ -26,6 +27,7 @@ from .interpolate import (
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
+    "relu", "relu_backward",
     "conv2d", "conv2d_grad_weight", "conv_transpose2d",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "upsample_nearest2d", "upsample_nearest2d_backward",

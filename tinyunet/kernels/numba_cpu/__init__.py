@@ -1,5 +1,6 @@
 """The numba_cpu kernel set. See tinyunet.kernels for the contract every set follows."""
 
+from .activation import relu, relu_backward
 from .conv import conv2d, conv2d_grad_weight, conv_transpose2d
 from .interpolate import (
     upsample_bilinear2d,
@@ -10,6 +11,7 @@ from .interpolate import (
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
+    "relu", "relu_backward",
     "conv2d", "conv2d_grad_weight", "conv_transpose2d",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "upsample_nearest2d", "upsample_nearest2d_backward",

@@ -1,0 +1,325 @@
+"""The 3x3 convolution by Winograd's minimal filtering, F(2x2, 3x3): 2.25x fewer multiplies.
+
+A 3x3 conv computes each 2x2 block of outputs from the 4x4 block of inputs under it, 36
+multiply-adds per input channel. Winograd (via Lavin & Gray, 2015) gets the same four numbers
+from 16 multiplies, by moving both tiles into a basis where the convolution is elementwise::
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A          d: 4x4 input tile, g: 3x3 kernel, *: elementwise
+
+    B^T = | 1  0 -1  0 |     G = |  1    0    0  |     A^T = | 1  1  1  0 |
+          | 0  1  1  0 |         | 1/2  1/2  1/2 |           | 0  1 -1 -1 |
+          | 0 -1  1  0 |         | 1/2 -1/2  1/2 |
+          | 0  1  0 -1 |         |  0    0    1  |
+
+With channels the elementwise product becomes a sum over input channels, so each of the 16
+positions e = (xi, nu) of the transformed tile is one matrix product:
+
+    M[e] (C_out, tiles) = U[e] (C_out, C_in) @ V[e] (C_in, tiles)
+
+U = G g G^T (the weights, transformed once per call), V = B^T d B (every input tile), and
+the output transform A^T M A turns each tile's 16 numbers back into its 2x2 outputs. The 16
+products run in BLAS at 16*C_out*C_in multiply-adds per tile where the direct conv does
+36*C_out*C_in; the transforms are additions only (B and A hold 0 and +-1), one pass over the
+input and one over the output.
+
+The answer is the same sum, rounded differently: the transforms add and subtract inputs
+before the multiply. In float32 the results agree with the direct conv to a few units in
+the last place of the largest terms; the tests hold them to the reference kernel. Sums of
+infinities are not associative, though (inf - inf = NaN where the direct conv would give
+inf), so conv.py recomputes a non-finite output by im2col.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...threads import parallel_for
+from .layout import blocks, groups, pad, parts, units, workspace
+
+# Samples go side by side into matrices of about this many tile columns: measured on the
+# U-Net's layers, 128 to 512 are within 5% of each other; wider spills the tiles out of L2.
+_COLUMNS = 256
+
+# Elements between the 16 tile planes of a workspace (see layout.workspace): one cache line.
+_SKEW = 16
+
+
+def fits(kH, kW, stride, dilation):
+    """F(2x2, 3x3) is written for what the U-Net uses most: 3x3, stride 1, no dilation."""
+    return (kH, kW) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+
+def transform_weight(w):
+    """U[e] = (G g G^T)[e] for the 3x3 kernel g of every (C_out, C_in) pair: (16, C_out, C_in).
+
+    The kernel's nine taps go first into nine (C_out * C_in) planes, so that each of the 16
+    results is a sum of whole planes: contiguous loops that vectorise.
+    """
+    C_out, C_in = w.shape[:2]
+    taps = _skewed((9, C_out * C_in), w.dtype)
+    taps[...] = w.transpose(2, 3, 0, 1).reshape(9, C_out * C_in)
+    U = _skewed((16, C_out * C_in), w.dtype)
+    _transform_weight(taps, U)
+    return U.reshape(16, C_out, C_in)
+
+
+def _skewed(shape, dtype):
+    """A new (rows, n) array whose rows start _SKEW elements apart from a multiple of n: see
+    layout.workspace on why 16 rows read at the same column must not be 4 KB apart."""
+    rows, n = shape
+    return np.empty((rows, n + _SKEW), dtype=dtype)[:, :n]
+
+
+@njit(inline="always")
+def _G(g0, g1, g2, half):
+    """G applied to three numbers (a column or a row of a kernel): G's four rows."""
+    return g0, (g0 + g1 + g2) * half, (g0 - g1 + g2) * half, g2
+
+
+@njit(nogil=True, cache=True)
+def _transform_weight(taps, U):
+    """U = G g G^T for each kernel k; taps[3*i + j, k] is g[i, j]."""
+    half = np.full(1, 0.5, U.dtype)[0]  # in the arrays' dtype: a bare 0.5 would be float64
+    for k in range(taps.shape[1]):
+        # t = G g, column by column of g
+        a0, a1, a2, a3 = _G(taps[0, k], taps[3, k], taps[6, k], half)
+        b0, b1, b2, b3 = _G(taps[1, k], taps[4, k], taps[7, k], half)
+        c0, c1, c2, c3 = _G(taps[2, k], taps[5, k], taps[8, k], half)
+        # U = t G^T, row by row of t
+        U[0, k], U[1, k], U[2, k], U[3, k] = _G(a0, b0, c0, half)
+        U[4, k], U[5, k], U[6, k], U[7, k] = _G(a1, b1, c1, half)
+        U[8, k], U[9, k], U[10, k], U[11, k] = _G(a2, b2, c2, half)
+        U[12, k], U[13, k], U[14, k], U[15, k] = _G(a3, b3, c3, half)
+
+
+@njit(nogil=True, cache=True)
+def transform_input(xp, Th, Tw, V, col0):
+    """V[:, c, col0 + th*Tw + tw] = B^T d B for the 4x4 tile d of xp (C, Hp, Wp) at rows
+    2*th.., columns 2*tw.. (Hp >= 2*Th + 2, Wp >= 2*Tw + 2).
+
+    B^T d combines four input rows into four rows t0..t3 (whole rows at a time: vector
+    adds); (.) B then combines each tile's four columns of them.
+    """
+    C = xp.shape[0]
+    Wp = xp.shape[2]
+    t = np.empty((4, Wp), dtype=xp.dtype)
+    for c in range(C):
+        for th in range(Th):
+            r0, r1, r2, r3 = xp[c, 2 * th], xp[c, 2 * th + 1], xp[c, 2 * th + 2], xp[c, 2 * th + 3]
+            t0, t1, t2, t3 = t[0], t[1], t[2], t[3]
+            for j in range(Wp):
+                t0[j] = r0[j] - r2[j]
+                t1[j] = r1[j] + r2[j]
+                t2[j] = r2[j] - r1[j]
+                t3[j] = r1[j] - r3[j]
+            col = col0 + th * Tw
+            for i in range(4):
+                ti = t[i]
+                v0, v1 = V[4 * i, c, col:], V[4 * i + 1, c, col:]
+                v2, v3 = V[4 * i + 2, c, col:], V[4 * i + 3, c, col:]
+                for tw in range(Tw):
+                    a, b = ti[2 * tw], ti[2 * tw + 1]
+                    cc, d = ti[2 * tw + 2], ti[2 * tw + 3]
+                    v0[tw] = a - cc
+                    v1[tw] = b + cc
+                    v2[tw] = cc - b
+                    v3[tw] = b - d
+
+
+@njit(nogil=True, cache=True)
+def transform_output(M, col0, Th, Tw, b, y):
+    """y (C_out, H_out, W_out) = b + A^T m A for each tile m = M[:, co, col0 + th*Tw + tw],
+    its 2x2 block cut where H_out or W_out is odd. Returns whether all of y is finite."""
+    C_out, H_out, W_out = y.shape
+    s = np.empty((2, 4, Tw), dtype=y.dtype)
+    finite = True
+    for co in range(C_out):
+        for th in range(Th):
+            col = col0 + th * Tw
+            for j in range(4):  # A^T m: rows 0 + 1 + 2 and 1 - 2 - 3 of the tile
+                m0, m1 = M[j, co, col:col + Tw], M[4 + j, co, col:col + Tw]
+                m2, m3 = M[8 + j, co, col:col + Tw], M[12 + j, co, col:col + Tw]
+                s0, s1 = s[0, j], s[1, j]
+                for tw in range(Tw):
+                    s0[tw] = m0[tw] + m1[tw] + m2[tw]
+                    s1[tw] = m1[tw] - m2[tw] - m3[tw]
+            for i in range(2):  # (.) A: the same two combinations of the columns
+                oh = 2 * th + i
+                if oh >= H_out:
+                    break
+                row = y[co, oh]
+                a0, a1, a2, a3 = s[i, 0], s[i, 1], s[i, 2], s[i, 3]
+                for tw in range(W_out // 2):
+                    row[2 * tw] = b[co] + a0[tw] + a1[tw] + a2[tw]
+                    row[2 * tw + 1] = b[co] + a1[tw] - a2[tw] - a3[tw]
+                if W_out % 2:
+                    tw = W_out // 2
+                    row[2 * tw] = b[co] + a0[tw] + a1[tw] + a2[tw]
+                for j in range(W_out):
+                    finite &= row[j] - row[j] == 0  # false for inf and NaN
+    return finite
+
+
+@njit(nogil=True, cache=True)
+def transform_grad(gp, Th, Tw, D, col0):
+    """D[:, c, col0 + th*Tw + tw] = A g A^T for the 2x2 tile g of gp (C, 2*Th, 2*Tw) at rows
+    2*th.., columns 2*tw..: A's rows g0, g0 + g1, g0 - g1, -g1, on the two rows (whole rows
+    at a time), then on each tile's two columns. (grad_y's transform in grad_weight.)"""
+    C = gp.shape[0]
+    t = np.empty((4, 2 * Tw), dtype=gp.dtype)
+    for c in range(C):
+        for th in range(Th):
+            r0, r1 = gp[c, 2 * th], gp[c, 2 * th + 1]
+            t0, t1, t2, t3 = t[0], t[1], t[2], t[3]
+            for j in range(2 * Tw):
+                t0[j] = r0[j]
+                t1[j] = r0[j] + r1[j]
+                t2[j] = r0[j] - r1[j]
+                t3[j] = -r1[j]
+            col = col0 + th * Tw
+            for i in range(4):
+                ti = t[i]
+                d0, d1 = D[4 * i, c, col:], D[4 * i + 1, c, col:]
+                d2, d3 = D[4 * i + 2, c, col:], D[4 * i + 3, c, col:]
+                for tw in range(Tw):
+                    u, v = ti[2 * tw], ti[2 * tw + 1]
+                    d0[tw] = u
+                    d1[tw] = u + v
+                    d2[tw] = u - v
+                    d3[tw] = -v
+
+
+def transform_weight_grad(Mw, grad_w):
+    """grad_w (C_out, C_in, 3, 3) += G^T m G for each 4x4 m = Mw[:, co, ci]."""
+    C_out, C_in = grad_w.shape[:2]
+    taps = _skewed((9, C_out * C_in), grad_w.dtype)
+    _transform_weight_grad(Mw.reshape(16, C_out * C_in), taps)
+    grad_w += taps.reshape(3, 3, C_out, C_in).transpose(2, 3, 0, 1)
+
+
+@njit(inline="always")
+def _GT(m0, m1, m2, m3, half):
+    """G^T applied to four numbers: G^T's three rows (the adjoint of _G)."""
+    return m0 + (m1 + m2) * half, (m1 - m2) * half, (m1 + m2) * half + m3
+
+
+@njit(nogil=True, cache=True)
+def _transform_weight_grad(M, taps):
+    """taps[3*i + j, k] = (G^T m G)[i, j] for each 4x4 m = M[:, k] (M[4*i + j] is m[i, j])."""
+    half = np.full(1, 0.5, taps.dtype)[0]
+    for k in range(M.shape[1]):
+        # t = G^T m, column by column of m
+        a0, a1, a2 = _GT(M[0, k], M[4, k], M[8, k], M[12, k], half)
+        b0, b1, b2 = _GT(M[1, k], M[5, k], M[9, k], M[13, k], half)
+        c0, c1, c2 = _GT(M[2, k], M[6, k], M[10, k], M[14, k], half)
+        d0, d1, d2 = _GT(M[3, k], M[7, k], M[11, k], M[15, k], half)
+        # t G, row by row of t
+        taps[0, k], taps[1, k], taps[2, k] = _GT(a0, b0, c0, d0, half)
+        taps[3, k], taps[4, k], taps[5, k] = _GT(a1, b1, c1, d1, half)
+        taps[6, k], taps[7, k], taps[8, k] = _GT(a2, b2, c2, d2, half)
+
+
+# ----- the drivers --------------------------------------------------------------------------
+
+
+def _tiles(H_out, W_out):
+    """(Th, Tw, Hp, Wp): 2x2 output tiles down and across, and the padded input they read
+    (4x4 tiles overlapping by 2)."""
+    Th, Tw = -(-H_out // 2), -(-W_out // 2)
+    return Th, Tw, 2 * Th + 2, 2 * Tw + 2
+
+
+def sample_groups(N, H_out, W_out):
+    """The batch in groups of samples whose tiles go side by side into one set of products."""
+    Th, Tw, _, _ = _tiles(H_out, W_out)
+    return groups(N, Th * Tw, _COLUMNS)
+
+
+def conv(x, w, b, top_left, H_out, W_out):
+    """conv2d by F(2x2, 3x3), x zero-padded at top_left (and at the bottom and right as far as
+    the tiles reach): transform the input tiles, 16 matrix products, transform back.
+    Returns y and whether all of it is finite."""
+    N, C_in = x.shape[:2]
+    C_out = w.shape[0]
+    top, left = top_left
+    Th, Tw, Hp, Wp = _tiles(H_out, W_out)
+    T = Th * Tw
+    U = transform_weight(w)
+    bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
+    y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
+
+    n_parts = parts(N, C_out)
+    if n_parts > 1:  # fewer samples than cores: split channels, then the 16 products
+        xp = workspace("padded", (N, C_in, Hp, Wp), x.dtype)  # this thread's, shared
+        V = workspace("winograd_in", (16, C_in, N * T), x.dtype, _SKEW)
+        M = workspace("winograd_out", (16, C_out, N * T), x.dtype, _SKEW)
+
+        def transform_in(mine):
+            for n, (lo, hi) in mine:
+                pad(x[n, lo:hi], top, left, xp[n, lo:hi])
+                transform_input(xp[n, lo:hi], Th, Tw, V[:, lo:hi], n * T)
+
+        def multiply(mine):
+            for lo, hi in mine:
+                np.matmul(U[lo:hi], V[lo:hi], out=M[lo:hi])
+
+        def transform_out(mine):
+            finite = True
+            for n, (lo, hi) in mine:
+                finite &= transform_output(M[:, lo:hi], n * T, Th, Tw, bias[lo:hi], y[n, lo:hi])
+            return finite
+
+        parallel_for(transform_in, units(N, blocks(C_in, n_parts)))
+        parallel_for(multiply, blocks(16, n_parts))
+        return y, all(parallel_for(transform_out, units(N, blocks(C_out, n_parts))))
+
+    def samples(mine):
+        finite = True
+        xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
+        for group in mine:
+            m = len(group) * T
+            V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
+            M = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
+            for k, n in enumerate(group):
+                pad(x[n], top, left, xp)
+                transform_input(xp, Th, Tw, V, k * T)
+            np.matmul(U, V, out=M)
+            for k, n in enumerate(group):
+                finite &= transform_output(M, k * T, Th, Tw, bias, y[n])
+        return finite
+
+    return y, all(parallel_for(samples, sample_groups(N, H_out, W_out)))
+
+
+def grad_weight(mine, x, grad_y, padding, grad_w):
+    """grad_w += the weight gradient of the sample groups ``mine``, by F(2x2, 3x3) read
+    backwards.
+
+    The forward is linear in the transformed weight U = G g G^T, so its adjoint is
+
+        dL/dg = G^T [ (A dY A^T) * (B^T d B) ] G        dY: a 2x2 tile of grad_y
+
+    summed over tiles: the input tiles are transformed exactly as in the forward (V), grad_y's
+    2x2 tiles by A (D), and the sum over tiles is again one matrix product per position e,
+    Mw[e] (C_out, C_in) = D[e] (C_out, tiles) @ V[e].T (tiles, C_in).
+    """
+    C_in = x.shape[1]
+    C_out, H_out, W_out = grad_y.shape[1:]
+    Th, Tw, Hp, Wp = _tiles(H_out, W_out)
+    T = Th * Tw
+    xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
+    gp = workspace("grad_y", (C_out, 2 * Th, 2 * Tw), x.dtype)
+    Mw = _skewed((16, C_out * C_in), x.dtype).reshape(16, C_out, C_in)
+    Mw[...] = 0
+    product = np.empty((16, C_out, C_in), dtype=x.dtype)
+    for group in mine:
+        m = len(group) * T
+        V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
+        D = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
+        for k, n in enumerate(group):
+            pad(x[n], padding[0], padding[1], xp)
+            transform_input(xp, Th, Tw, V, k * T)
+            pad(grad_y[n], 0, 0, gp)  # zero past an odd edge: those outputs do not exist
+            transform_grad(gp, Th, Tw, D, k * T)
+        Mw += np.matmul(D, V.transpose(0, 2, 1), out=product)
+    transform_weight_grad(Mw, grad_w)
