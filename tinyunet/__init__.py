@@ -11,6 +11,7 @@ import. Start reading at ``tensor.py`` (the Tensor), ``autograd.py`` (the engine
 """
 
 from . import threads  # noqa: F401, I001  (first: thread settings precede numpy and numba)
+from . import memory  # noqa: F401, I001  (malloc keeps freed arrays' pages: see memory.py)
 from .tensor import Tensor  # noqa: I001  (Tensor first: the ops import it)
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backend import get_array_module, get_kernel_name, set_kernels, use_kernels
