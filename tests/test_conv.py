@@ -196,24 +196,25 @@ def test_reference_and_numba_kernels_agree(case, transposed_case, shrink):
                                rtol=1e-12, atol=1e-12)
 
 
-FAST_CASES = [  # (algorithm, x shape, w shape, padding, dilation)
-    ("direct", (2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1)),
-    ("direct", (2, 4, 17, 20), (8, 4, 3, 3), (0, 1), (1, 1)),  # 'valid' rows, no padding on top
-    ("direct", (1, 4, 18, 21), (4, 4, 2, 3), (2, 2), (2, 2)),  # a 2x3 kernel, dilated
-    ("direct", (1, 5, 9, 20), (12, 5, 3, 3), (1, 1), (1, 1)),  # batch 1: channels split 8 + 4
-    ("winograd", (2, 32, 6, 8), (32, 32, 3, 3), (1, 1), (1, 1)),
-    ("winograd", (3, 32, 7, 9), (40, 32, 3, 3), (0, 1), (1, 1)),  # odd outputs: cut tiles
-    ("winograd", (1, 33, 5, 6), (36, 33, 3, 3), (1, 1), (1, 1)),  # batch 1: split per core
-    ("winograd", (5, 32, 4, 6), (32, 32, 3, 3), (1, 1), (1, 1)),  # samples side by side
+FAST_CASES = [  # (algorithm, x shape, w shape, padding, dilation, Winograd's tiles per product)
+    ("direct", (2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1), None),
+    ("direct", (2, 4, 17, 20), (8, 4, 3, 3), (0, 1), (1, 1), None),  # 'valid' rows: no top pad
+    ("direct", (1, 4, 18, 21), (4, 4, 2, 3), (2, 2), (2, 2), None),  # a 2x3 kernel, dilated
+    ("direct", (1, 5, 9, 20), (12, 5, 3, 3), (1, 1), (1, 1), None),  # batch 1: split 8 + 4
+    ("winograd", (2, 32, 6, 8), (32, 32, 3, 3), (1, 1), (1, 1), None),
+    ("winograd", (3, 32, 7, 9), (40, 32, 3, 3), (0, 1), (1, 1), None),  # odd sizes: cut tiles
+    ("winograd", (5, 32, 4, 6), (32, 32, 3, 3), (1, 1), (1, 1), None),  # samples side by side
+    ("winograd", (1, 33, 9, 6), (36, 33, 3, 3), (1, 1), (1, 1), 3),  # bands of 1 tile row
+    ("winograd", (2, 32, 11, 7), (32, 32, 3, 3), (0, 1), (1, 1), 9),  # bands of 2, one short
 ]
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NaN in, NaN out
 @pytest.mark.parametrize("non_finite", [False, True])
-@pytest.mark.parametrize("algorithm, x_shape, w_shape, padding, dilation", FAST_CASES)
+@pytest.mark.parametrize("algorithm, x_shape, w_shape, padding, dilation, columns", FAST_CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, padding, dilation,
-                                              non_finite, dtype):
+                                              columns, non_finite, dtype, monkeypatch):
     """Winograd and the direct kernel, which the random cases above are too small to reach:
     forward, input gradient (a stride-1 transposed conv) and weight gradient, with NaN and
     inf in the input spread to exactly the reference's outputs (through the exact fallback)."""
@@ -221,6 +222,8 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
     H_out, W_out = (n + 2 * p - d * (k - 1) for n, p, d, k in
                     zip(x_shape[2:], padding, dilation, (kH, kW)))
     assert numba_cpu.conv._algorithm(kH, kW, (1, 1), dilation, W_out, C_in, C_out) == algorithm
+    if columns is not None:  # few tiles per product: large images are done in bands of rows
+        monkeypatch.setattr(numba_cpu.winograd, "_COLUMNS", columns)
     g = np.random.default_rng(11)
     x = g.standard_normal(x_shape).astype(dtype)
     w, b = g.standard_normal(w_shape).astype(dtype), g.standard_normal(C_out).astype(dtype)

@@ -290,7 +290,7 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     if algorithm == "winograd":
         grad_w = _sum_over_groups(
             lambda mine, g: winograd.grad_weight(mine, x, grad_y, padding, g),
-            winograd.sample_groups(N, H_out, W_out), x, grad_y, kernel_size)
+            winograd.pieces(N, H_out, W_out), x, grad_y, kernel_size)
     elif algorithm == "direct":
         grad_w = _sum_over_groups(
             lambda mine, g: direct.grad_weight(mine, x, grad_y, kernel_size, stride, padding,

@@ -35,11 +35,13 @@ import numpy as np
 from numba import njit
 
 from ...threads import parallel_for
-from .layout import blocks, groups, pad, parts, units, workspace
+from .layout import groups, pad, workspace
 
-# Samples go side by side into matrices of about this many tile columns: measured on the
-# U-Net's layers, 128 to 512 are within 5% of each other; wider spills the tiles out of L2.
-_COLUMNS = 256
+# The 16 products are done about this many tiles at a time: several small images side by side,
+# or a band of rows of a large one. Measured on the U-Net's training step, 16 to 512 are within
+# the noise; a narrower matrix keeps its tiles in L2, and a 512x512 image in bands of 128 tiles
+# runs 1.3x faster than whole.
+_COLUMNS = 128
 
 # Elements between the 16 tile planes of a workspace (see layout.workspace): one cache line.
 _SKEW = 16
@@ -223,16 +225,30 @@ def _transform_weight_grad(M, taps):
 
 
 def _tiles(H_out, W_out):
-    """(Th, Tw, Hp, Wp): 2x2 output tiles down and across, and the padded input they read
+    """(Th, Tw, Wp): 2x2 output tiles down and across, and the padded input width they read
     (4x4 tiles overlapping by 2)."""
     Th, Tw = -(-H_out // 2), -(-W_out // 2)
-    return Th, Tw, 2 * Th + 2, 2 * Tw + 2
+    return Th, Tw, 2 * Tw + 2
 
 
-def sample_groups(N, H_out, W_out):
-    """The batch in groups of samples whose tiles go side by side into one set of products."""
-    Th, Tw, _, _ = _tiles(H_out, W_out)
-    return groups(N, Th * Tw, _COLUMNS)
+def pieces(N, H_out, W_out):
+    """The work, as items of (sample, first tile row, end tile row) pieces whose tiles go side
+    by side into one set of products of about _COLUMNS tiles: several whole samples when the
+    images are small, one band of tile rows of one sample when they are large (which also
+    shares a single big image out to the cores)."""
+    Th, Tw, _ = _tiles(H_out, W_out)
+    rows = max(1, _COLUMNS // Tw)
+    if rows >= Th:
+        return [[(n, 0, Th) for n in group] for group in groups(N, Th * Tw, _COLUMNS)]
+    return [[(n, t, min(Th, t + rows))] for n in range(N) for t in range(0, Th, rows)]
+
+
+def _pad_band(x, top, left, t0, t1, xp):
+    """The padded input rows that tile rows t0:t1 read, 2*t0 to 2*t1 + 2, into xp."""
+    r0 = 2 * t0  # in padded coordinates
+    band = xp[:, :2 * (t1 - t0) + 2]
+    pad(x[:, max(0, r0 - top):], max(0, top - r0), left, band)
+    return band
 
 
 def conv(x, w, b, top_left, H_out, W_out):
@@ -242,58 +258,36 @@ def conv(x, w, b, top_left, H_out, W_out):
     N, C_in = x.shape[:2]
     C_out = w.shape[0]
     top, left = top_left
-    Th, Tw, Hp, Wp = _tiles(H_out, W_out)
-    T = Th * Tw
+    Th, Tw, Wp = _tiles(H_out, W_out)
     U = transform_weight(w)
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
 
-    n_parts = parts(N, C_out)
-    if n_parts > 1:  # fewer samples than cores: split channels, then the 16 products
-        xp = workspace("padded", (N, C_in, Hp, Wp), x.dtype)  # this thread's, shared
-        V = workspace("winograd_in", (16, C_in, N * T), x.dtype, _SKEW)
-        M = workspace("winograd_out", (16, C_out, N * T), x.dtype, _SKEW)
-
-        def transform_in(mine):
-            for n, (lo, hi) in mine:
-                pad(x[n, lo:hi], top, left, xp[n, lo:hi])
-                transform_input(xp[n, lo:hi], Th, Tw, V[:, lo:hi], n * T)
-
-        def multiply(mine):
-            for lo, hi in mine:
-                np.matmul(U[lo:hi], V[lo:hi], out=M[lo:hi])
-
-        def transform_out(mine):
-            finite = True
-            for n, (lo, hi) in mine:
-                finite &= transform_output(M[:, lo:hi], n * T, Th, Tw, bias[lo:hi], y[n, lo:hi])
-            return finite
-
-        parallel_for(transform_in, units(N, blocks(C_in, n_parts)))
-        parallel_for(multiply, blocks(16, n_parts))
-        return y, all(parallel_for(transform_out, units(N, blocks(C_out, n_parts))))
-
-    def samples(mine):
+    def work(mine):
         finite = True
-        xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
-        for group in mine:
-            m = len(group) * T
+        for item in mine:
+            m = sum(t1 - t0 for _, t0, t1 in item) * Tw  # tile columns, side by side
+            xp = workspace("padded", (C_in, 2 * max(t1 - t0 for _, t0, t1 in item) + 2, Wp),
+                           x.dtype)
             V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
             M = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
-            for k, n in enumerate(group):
-                pad(x[n], top, left, xp)
-                transform_input(xp, Th, Tw, V, k * T)
+            col = 0
+            for n, t0, t1 in item:
+                transform_input(_pad_band(x[n], top, left, t0, t1, xp), t1 - t0, Tw, V, col)
+                col += (t1 - t0) * Tw
             np.matmul(U, V, out=M)
-            for k, n in enumerate(group):
-                finite &= transform_output(M, k * T, Th, Tw, bias, y[n])
+            col = 0
+            for n, t0, t1 in item:
+                finite &= transform_output(M, col, t1 - t0, Tw, bias, y[n, :, 2 * t0:2 * t1])
+                col += (t1 - t0) * Tw
         return finite
 
-    return y, all(parallel_for(samples, sample_groups(N, H_out, W_out)))
+    return y, all(parallel_for(work, pieces(N, H_out, W_out)))
 
 
 def grad_weight(mine, x, grad_y, padding, grad_w):
-    """grad_w += the weight gradient of the sample groups ``mine``, by F(2x2, 3x3) read
-    backwards.
+    """grad_w += the weight gradient over the pieces of the items ``mine`` (see pieces), by
+    F(2x2, 3x3) read backwards.
 
     The forward is linear in the transformed weight U = G g G^T, so its adjoint is
 
@@ -305,21 +299,24 @@ def grad_weight(mine, x, grad_y, padding, grad_w):
     """
     C_in = x.shape[1]
     C_out, H_out, W_out = grad_y.shape[1:]
-    Th, Tw, Hp, Wp = _tiles(H_out, W_out)
-    T = Th * Tw
-    xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
-    gp = workspace("grad_y", (C_out, 2 * Th, 2 * Tw), x.dtype)
+    Th, Tw, Wp = _tiles(H_out, W_out)
     Mw = _skewed((16, C_out * C_in), x.dtype).reshape(16, C_out, C_in)
     Mw[...] = 0
     product = np.empty((16, C_out, C_in), dtype=x.dtype)
-    for group in mine:
-        m = len(group) * T
+    for item in mine:
+        m = sum(t1 - t0 for _, t0, t1 in item) * Tw
+        rows = max(t1 - t0 for _, t0, t1 in item)
+        xp = workspace("padded", (C_in, 2 * rows + 2, Wp), x.dtype)
+        gp = workspace("grad_y", (C_out, 2 * rows, 2 * Tw), x.dtype)
         V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
         D = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
-        for k, n in enumerate(group):
-            pad(x[n], padding[0], padding[1], xp)
-            transform_input(xp, Th, Tw, V, k * T)
-            pad(grad_y[n], 0, 0, gp)  # zero past an odd edge: those outputs do not exist
-            transform_grad(gp, Th, Tw, D, k * T)
+        col = 0
+        for n, t0, t1 in item:
+            transform_input(_pad_band(x[n], padding[0], padding[1], t0, t1, xp), t1 - t0, Tw,
+                            V, col)
+            band = gp[:, :2 * (t1 - t0)]
+            pad(grad_y[n, :, 2 * t0:], 0, 0, band)  # zero past an odd edge: no outputs there
+            transform_grad(band, t1 - t0, Tw, D, col)
+            col += (t1 - t0) * Tw
         Mw += np.matmul(D, V.transpose(0, 2, 1), out=product)
     transform_weight_grad(Mw, grad_w)
