@@ -14,6 +14,7 @@ from call to call instead of allocated and page-faulted each time. Two refinemen
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -62,7 +63,7 @@ def workspace(name, shape, dtype, skew=0):
     otherwise, whenever a slice is a multiple of 4 KB, hit one L1 cache set with all of them
     and evict itself (measured: 9x slower on 256x256 channels).
     """
-    rows, rest = shape[0], int(np.prod(shape[1:]))
+    rows, rest = shape[0], math.prod(shape[1:])
     size = rows * (rest + skew)
     buffers = _local.__dict__.setdefault("buffers", {})
     key = (name, np.dtype(dtype))
