@@ -1,10 +1,13 @@
-"""Kernels: the loops under the ops, in two interchangeable sets.
+"""Kernels: the loops under the ops, in interchangeable sets.
 
 ``reference``  plain Python/NumPy loops written to be read line by line against the math.
-``numba_cpu``  the same functions, fast: numba ``njit(parallel=True, cache=True)`` loops and
-               im2col/col2im feeding one large matrix multiply.
+``numba_cpu``  the same functions, fast: numba loops and BLAS products, the batch shared out to
+               the cores; convolutions by Winograd, a direct 3x3 kernel or im2col, whichever
+               wins for the shapes (numba_cpu/conv.py).
+``cuda``       the same functions on the GPU (numba.cuda kernels and CuPy), picked
+               automatically for arrays that live there.
 
-Both sets export the *same* names with the *same* signatures, and the tests run every shape
+The CPU sets export the *same* names with the *same* signatures, and the tests run every shape
 through both and compare. A learner steps through ``reference`` (or the numba set with
 ``NUMBA_DISABLE_JIT=1``) and trusts ``numba_cpu`` because the tests tie them together.
 

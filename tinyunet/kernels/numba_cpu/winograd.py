@@ -38,10 +38,10 @@ from ...threads import parallel_for
 from .layout import groups, pad, workspace
 
 # The 16 products are done about this many tiles at a time: several small images side by side,
-# or a band of rows of a large one. Measured on the U-Net's training step, 16 to 512 are within
-# the noise; a narrower matrix keeps its tiles in L2, and a 512x512 image in bands of 128 tiles
-# runs 1.3x faster than whole.
-_COLUMNS = 128
+# or a band of rows of a large one. Measured (2 cores, batch 8 of the U-Net's layers): 128
+# tiles is up to 1.4x slower than 512-1024 on the 32- and 64-channel layers, 2048 is slower
+# again, and 512x512 inference (bands of one image) prefers 128-512.
+_COLUMNS = 512
 
 # Elements between the 16 tile planes of a workspace (see layout.workspace): one cache line.
 _SKEW = 16
