@@ -136,8 +136,8 @@ def _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
 def _flipped(w):
     """conv_transpose2d's weight (C_in, C_out, kH, kW) as conv2d's: channels swapped, kernel
     turned 180 degrees. With stride 1, conv_transpose2d(x, w, padding p) is conv2d(x,
-    _flipped(w), padding d*(k-1) - p)."""
-    return np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    _flipped(w), padding d*(k-1) - p). A view: each algorithm copies what it reads."""
+    return w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
 
 def _is_pointwise(kH, kW, stride, padding):
@@ -169,7 +169,8 @@ def _conv_by(algorithm, x, w, b, top_left, bottom_right, dilation, H_out, W_out)
         if finite:
             return y
     elif algorithm == "direct":  # its sums have the reference's terms: no check needed
-        return direct.conv(x, w, b, top_left, bottom_right, dilation, H_out, W_out)
+        return direct.conv(x, np.ascontiguousarray(w), b, top_left, bottom_right, dilation,
+                           H_out, W_out)
     (top, left), (bottom, right) = top_left, bottom_right
     if (top, left) != (bottom, right):  # im2col pads symmetrically: add the extra rows first
         x = np.pad(x, ((0, 0), (0, 0), (0, bottom - top), (0, right - left)))

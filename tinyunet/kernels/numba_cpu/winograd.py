@@ -54,14 +54,13 @@ def fits(kH, kW, stride, dilation):
 def transform_weight(w):
     """U[e] = (G g G^T)[e] for the 3x3 kernel g of every (C_out, C_in) pair: (16, C_out, C_in).
 
-    The kernel's nine taps go first into nine (C_out * C_in) planes, so that each of the 16
-    results is a sum of whole planes: contiguous loops that vectorise.
+    w may be any view (conv_transpose2d passes its kernel turned around, uncopied). The
+    output channels are shared out to the cores.
     """
     C_out, C_in = w.shape[:2]
-    taps = _skewed((9, C_out * C_in), w.dtype)
-    taps[...] = w.transpose(2, 3, 0, 1).reshape(9, C_out * C_in)
     U = _skewed((16, C_out * C_in), w.dtype)
-    _transform_weight(taps, U)
+    parallel_for(lambda mine: [_transform_weight(w, lo, hi, U) for lo, hi in mine],
+                 [(lo, min(C_out, lo + 16)) for lo in range(0, C_out, 16)])
     return U.reshape(16, C_out, C_in)
 
 
@@ -79,19 +78,22 @@ def _G(g0, g1, g2, half):
 
 
 @njit(nogil=True, cache=True)
-def _transform_weight(taps, U):
-    """U = G g G^T for each kernel k; taps[3*i + j, k] is g[i, j]."""
+def _transform_weight(w, lo, hi, U):
+    """U[:, co*C_in + ci] = G g G^T for the kernels g = w[co, ci] of output channels lo:hi."""
+    C_in = w.shape[1]
     half = np.full(1, 0.5, U.dtype)[0]  # in the arrays' dtype: a bare 0.5 would be float64
-    for k in range(taps.shape[1]):
-        # t = G g, column by column of g
-        a0, a1, a2, a3 = _G(taps[0, k], taps[3, k], taps[6, k], half)
-        b0, b1, b2, b3 = _G(taps[1, k], taps[4, k], taps[7, k], half)
-        c0, c1, c2, c3 = _G(taps[2, k], taps[5, k], taps[8, k], half)
-        # U = t G^T, row by row of t
-        U[0, k], U[1, k], U[2, k], U[3, k] = _G(a0, b0, c0, half)
-        U[4, k], U[5, k], U[6, k], U[7, k] = _G(a1, b1, c1, half)
-        U[8, k], U[9, k], U[10, k], U[11, k] = _G(a2, b2, c2, half)
-        U[12, k], U[13, k], U[14, k], U[15, k] = _G(a3, b3, c3, half)
+    for co in range(lo, hi):
+        for ci in range(C_in):
+            g, k = w[co, ci], co * C_in + ci
+            # t = G g, column by column of g
+            a0, a1, a2, a3 = _G(g[0, 0], g[1, 0], g[2, 0], half)
+            b0, b1, b2, b3 = _G(g[0, 1], g[1, 1], g[2, 1], half)
+            c0, c1, c2, c3 = _G(g[0, 2], g[1, 2], g[2, 2], half)
+            # U = t G^T, row by row of t
+            U[0, k], U[1, k], U[2, k], U[3, k] = _G(a0, b0, c0, half)
+            U[4, k], U[5, k], U[6, k], U[7, k] = _G(a1, b1, c1, half)
+            U[8, k], U[9, k], U[10, k], U[11, k] = _G(a2, b2, c2, half)
+            U[12, k], U[13, k], U[14, k], U[15, k] = _G(a3, b3, c3, half)
 
 
 @njit(nogil=True, cache=True)
