@@ -196,25 +196,30 @@ def test_reference_and_numba_kernels_agree(case, transposed_case, shrink):
                                rtol=1e-12, atol=1e-12)
 
 
-FAST_CASES = [  # (algorithm, x shape, w shape, padding, dilation, Winograd's tiles per product)
+# How work is cut up, overridden to reach every path on small inputs:
+SIDE_BY_SIDE = ("layout", "ITEMS_PER_WORKER", 1)  # several samples in one product
+BANDS = ("winograd", "_COLUMNS", 3)  # a few tiles per product: large images go in bands
+BANDS_OF_2 = ("winograd", "_COLUMNS", 9)
+
+FAST_CASES = [  # (algorithm, x shape, w shape, padding, dilation, override or None)
     ("direct", (2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1), None),
     ("direct", (2, 4, 17, 20), (8, 4, 3, 3), (0, 1), (1, 1), None),  # 'valid' rows: no top pad
     ("direct", (1, 4, 18, 21), (4, 4, 2, 3), (2, 2), (2, 2), None),  # a 2x3 kernel, dilated
     ("direct", (1, 5, 9, 20), (12, 5, 3, 3), (1, 1), (1, 1), None),  # batch 1: split 8 + 4
     ("winograd", (2, 32, 6, 8), (32, 32, 3, 3), (1, 1), (1, 1), None),
     ("winograd", (3, 32, 7, 9), (40, 32, 3, 3), (0, 1), (1, 1), None),  # odd sizes: cut tiles
-    ("winograd", (5, 32, 4, 6), (32, 32, 3, 3), (1, 1), (1, 1), None),  # samples side by side
-    ("winograd", (1, 33, 9, 6), (36, 33, 3, 3), (1, 1), (1, 1), 3),  # bands of 1 tile row
-    ("winograd", (2, 32, 11, 7), (32, 32, 3, 3), (0, 1), (1, 1), 9),  # bands of 2, one short
+    ("winograd", (5, 32, 4, 6), (32, 32, 3, 3), (1, 1), (1, 1), SIDE_BY_SIDE),
+    ("winograd", (1, 33, 9, 6), (36, 33, 3, 3), (1, 1), (1, 1), BANDS),  # bands of 1 tile row
+    ("winograd", (2, 32, 11, 7), (32, 32, 3, 3), (0, 1), (1, 1), BANDS_OF_2),  # one short
 ]
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NaN in, NaN out
 @pytest.mark.parametrize("non_finite", [False, True])
-@pytest.mark.parametrize("algorithm, x_shape, w_shape, padding, dilation, columns", FAST_CASES)
+@pytest.mark.parametrize("algorithm, x_shape, w_shape, padding, dilation, override", FAST_CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, padding, dilation,
-                                              columns, non_finite, dtype, monkeypatch):
+                                              override, non_finite, dtype, monkeypatch):
     """Winograd and the direct kernel, which the random cases above are too small to reach:
     forward, input gradient (a stride-1 transposed conv) and weight gradient, with NaN and
     inf in the input spread to exactly the reference's outputs (through the exact fallback)."""
@@ -222,8 +227,9 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
     H_out, W_out = (n + 2 * p - d * (k - 1) for n, p, d, k in
                     zip(x_shape[2:], padding, dilation, (kH, kW)))
     assert numba_cpu.conv._algorithm(kH, kW, (1, 1), dilation, W_out, C_in, C_out) == algorithm
-    if columns is not None:  # few tiles per product: large images are done in bands of rows
-        monkeypatch.setattr(numba_cpu.winograd, "_COLUMNS", columns)
+    if override is not None:
+        module, name, value = override
+        monkeypatch.setattr(getattr(numba_cpu, module), name, value)
     g = np.random.default_rng(11)
     x = g.standard_normal(x_shape).astype(dtype)
     w, b = g.standard_normal(w_shape).astype(dtype), g.standard_normal(C_out).astype(dtype)
@@ -249,6 +255,23 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
     t_hyper = ((1, 1), padding, output_padding, dilation)
     np.testing.assert_allclose(numba_cpu.conv_transpose2d(grad_y, w, None, *t_hyper),
                                reference.conv_transpose2d(grad_y, w, None, *t_hyper), **tol)
+
+
+@pytest.mark.parametrize("items_per_worker", [1, 4])
+def test_im2col_with_samples_side_by_side_agrees_with_reference(items_per_worker, monkeypatch):
+    """im2col puts small images side by side into one product when the batch is big enough
+    (layout.groups); both ways must give the reference's numbers."""
+    monkeypatch.setattr(numba_cpu.layout, "ITEMS_PER_WORKER", items_per_worker)
+    g = np.random.default_rng(12)
+    x, w, b = g.standard_normal((5, 3, 6, 7)), g.standard_normal((4, 3, 3, 3)), g.standard_normal(4)
+    hyper = ((2, 1), (1, 0), (1, 1))  # a stride: im2col's road
+    assert numba_cpu.conv._algorithm(3, 3, hyper[0], hyper[2], 5, 3, 4) == "im2col"
+    y = reference.conv2d(x, w, b, *hyper)
+    np.testing.assert_allclose(numba_cpu.conv2d(x, w, b, *hyper), y, rtol=1e-12, atol=1e-12)
+    grad_y = g.standard_normal(y.shape)
+    np.testing.assert_allclose(numba_cpu.conv2d_grad_weight(x, grad_y, (3, 3), *hyper),
+                               reference.conv2d_grad_weight(x, grad_y, (3, 3), *hyper),
+                               rtol=1e-12, atol=1e-12)
 
 
 GRADCHECK_CASES = [
