@@ -198,8 +198,8 @@ def test_reference_and_numba_kernels_agree(case, transposed_case, shrink):
 
 # How work is cut up, overridden to reach every path on small inputs:
 SIDE_BY_SIDE = ("layout", "ITEMS_PER_WORKER", 1)  # several samples in one product
-BANDS = ("winograd", "_COLUMNS", 3)  # a few tiles per product: large images go in bands
-BANDS_OF_2 = ("winograd", "_COLUMNS", 9)
+BANDS = ("winograd", "_TILES", 3)  # a few tiles per product: large images go in bands
+BANDS_OF_2 = ("winograd", "_TILES", 9)
 
 FAST_CASES = [  # (algorithm, x shape, w shape, padding, dilation, override or None)
     ("direct", (2, 3, 20, 20), (4, 3, 3, 3), (1, 1), (1, 1), None),
@@ -222,11 +222,19 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
                                               override, non_finite, dtype, monkeypatch):
     """Winograd and the direct kernel, which the random cases above are too small to reach:
     forward, input gradient (a stride-1 transposed conv) and weight gradient, with NaN and
-    inf in the input spread to exactly the reference's outputs (through the exact fallback)."""
+    inf in the input spread to exactly the reference's outputs (through the exact fallback).
+    Two workers, whatever this machine has, so that the work is cut up as the cases say."""
+    monkeypatch.setattr(numba_cpu.layout, "num_threads", lambda: 2)
+    # Winograd's weight gradient, which the U-Net uses from 64 channels on 16+ pixel rows,
+    # is checked on these small cases too
+    monkeypatch.setattr(numba_cpu.conv, "WINOGRAD_GRAD_MIN_CHANNELS", 32)
+    monkeypatch.setattr(numba_cpu.conv, "WINOGRAD_GRAD_MIN_WIDTH", 1)
     C_out, C_in, kH, kW = w_shape
     H_out, W_out = (n + 2 * p - d * (k - 1) for n, p, d, k in
                     zip(x_shape[2:], padding, dilation, (kH, kW)))
-    assert numba_cpu.conv._algorithm(kH, kW, (1, 1), dilation, W_out, C_in, C_out) == algorithm
+    for weight_grad in (False, True):
+        assert numba_cpu.conv._algorithm(kH, kW, (1, 1), dilation, W_out, C_in, C_out,
+                                         weight_grad) == algorithm
     if override is not None:
         module, name, value = override
         monkeypatch.setattr(getattr(numba_cpu, module), name, value)

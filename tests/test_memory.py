@@ -1,5 +1,6 @@
 """memory.py: freed arrays' pages are kept and reused, not faulted in again each step."""
 
+import os
 import resource
 import sys
 
@@ -19,6 +20,10 @@ def _faults_touching_a_fresh_array(nbytes):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+@pytest.mark.skipif(os.environ.get("TINYUNET_KEEP_PAGES") == "0"
+                    or any(v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_",
+                                                     "MALLOC_TRIM_THRESHOLD_")),
+                    reason="switched off, or malloc configured by the environment")
 def test_an_array_allocated_again_reuses_the_freed_pages():
     assert memory.KEPT, "tinyunet.memory did not configure glibc's malloc on import"
     nbytes = 8 * 2**20  # 2048 pages of 4 KiB

@@ -5,7 +5,8 @@ default glibc's malloc serves each big request with a fresh ``mmap`` and hands i
 ``munmap`` when the array is freed, so the next step's identical arrays start as untouched
 pages: measured on the reference U-Net, about 10,000 page faults and 50 ms of kernel time per
 step (PyTorch, with the same malloc, had none). Raising malloc's mmap threshold to its
-maximum (32 MiB on 64-bit) keeps such arrays on the heap, and raising the trim threshold
+maximum (32 MiB on 64-bit) keeps arrays up to that size on the heap (larger ones are still
+mapped afresh each time), and raising the trim threshold
 stops malloc from returning the freed heap to the system, so the pages are reused. Peak
 memory does not grow: the heap holds at most what the step used at its peak.
 

@@ -9,10 +9,11 @@ waits for a partner that the scheduler has descheduled.
 
 tinyunet's policy, set here before numba or OpenBLAS starts any thread:
 
-* one level of parallelism: the batch. ``parallel_for`` shares the samples of a batch out to
-  ``num_threads()`` workers, a small pool of Python threads; inside a worker every
-  kernel is single-threaded (numba ``nogil`` loops and a one-thread OpenBLAS), so the only
-  synchronisation is one join per conv;
+* one level of parallelism: the batch. ``parallel_for`` shares the samples of a batch (or
+  bands of one large image) out to ``num_threads()`` workers, a small pool of Python threads,
+  each taking the next item when it is free; inside a worker every kernel is single-threaded
+  (numba ``nogil`` loops and a one-thread OpenBLAS), so the only synchronisation is a lock
+  per item and one join per conv;
 * OpenBLAS single-threaded (``OPENBLAS_NUM_THREADS=1``, or its runtime call when NumPy was
   imported first), and told to sleep at once when idle (``OPENBLAS_THREAD_TIMEOUT``);
 * OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``) for numba's remaining ``prange`` loops.
@@ -121,8 +122,8 @@ def parallel_for(fn, items, fixed: bool = False) -> list:
     every run.
 
     Returns each worker's result, the calling thread's first. ``fn`` must release the GIL
-    for its heavy work (numba ``nogil`` kernels and BLAS do) and write only to the outputs
-    of the items it took.
+    for its heavy work (numba ``nogil`` kernels and BLAS do), write only to the outputs of
+    the items it took, and not call parallel_for itself (the pool's threads are all busy).
     """
     global _pool
     items = list(items)
@@ -134,7 +135,7 @@ def parallel_for(fn, items, fixed: bool = False) -> list:
     if fixed:
         shares = [iter(items[k::workers]) for k in range(workers)]
     else:
-        shares = [_Queue(items)] * workers
+        shares = [_Queue(items)] * workers  # one queue, the same object for every worker
     others = [_pool.submit(fn, share) for share in shares[1:]]
     first = fn(shares[0])  # the calling thread is one of the workers
     return [first] + [f.result() for f in others]

@@ -1,6 +1,6 @@
 """Activations and the softmax family.
 
-relu(x) = max(x, 0)                   relu'(x) = [x > 0]
+relu(x) = max(x, 0)                   relu'(x) = [x > 0]   (a NaN input passes grad on, as torch)
 sigmoid(x) = 1 / (1 + e^-x)           sigmoid' = s (1 - s)
 tanh'(x) = 1 - tanh(x)^2
 silu(x) = x sigmoid(x)                silu' = s (1 + x (1 - s))

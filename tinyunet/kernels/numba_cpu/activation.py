@@ -20,7 +20,7 @@ def _relu(x, y, lo, hi):
     zero = np.zeros(1, y.dtype)[0]  # in the array's dtype: a plain 0 would widen to float64
     for i in range(lo, hi):
         v = x[i]
-        y[i] = zero if v < zero else v  # NaN stays NaN
+        y[i] = zero if v <= zero else v  # NaN stays NaN; -0.0 becomes +0.0, as np.maximum
 
 
 @njit(nogil=True, cache=True)
@@ -31,7 +31,7 @@ def _relu_backward(grad, y, out, lo, hi):
         out[i] = zero if y[i] <= zero else g
 
 
-def _blocks(size, loop):
+def _shared_out(size, loop):
     """Run loop(lo, hi) over range(size) in _BLOCK pieces, on every worker."""
     def work(mine):
         for k in mine:
@@ -48,7 +48,7 @@ def relu(x):
     x = _contiguous(x)
     y = np.empty_like(x)
     xf, yf = x.reshape(-1), y.reshape(-1)
-    _blocks(x.size, lambda lo, hi: _relu(xf, yf, lo, hi))
+    _shared_out(x.size, lambda lo, hi: _relu(xf, yf, lo, hi))
     return y
 
 
@@ -56,5 +56,5 @@ def relu_backward(grad, y):
     grad, y = _contiguous(grad), _contiguous(y)
     out = np.empty_like(grad)
     gf, yf, of = grad.reshape(-1), y.reshape(-1), out.reshape(-1)
-    _blocks(grad.size, lambda lo, hi: _relu_backward(gf, yf, of, lo, hi))
+    _shared_out(grad.size, lambda lo, hi: _relu_backward(gf, yf, of, lo, hi))
     return out

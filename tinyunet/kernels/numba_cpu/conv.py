@@ -25,7 +25,9 @@ A stride-1 transposed convolution (the input gradient of every stride-1 conv) is
 the kernel turned 180 degrees (``_flipped``), so it takes the same three roads. Winograd
 adds and subtracts inputs before it multiplies (inf - inf = NaN where the reference has
 inf), and the direct weight gradient multiplies padding by inputs (0 * inf), so a non-finite
-result from either is recomputed by im2col, whose sums have exactly the reference's terms.
+result from either is recomputed by im2col, whose sums have the reference's terms for any
+non-finite *input*. (A non-finite *weight* meets the zero padding in all three, as in
+PyTorch: 0 * inf = NaN at the border, where the reference, which skips padding, has none.)
 
 How the work is shared between the cores, and the reused workspaces: layout.py. The
 reference kernels in ``tinyunet.kernels.reference.conv`` are the definition; the tests hold
@@ -228,7 +230,7 @@ def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out):
             np.matmul(w_mat, cols, out=y[group[0]].reshape(C_out, P) if one else out)
             for k, n in enumerate(group):
                 y_n = y[n].reshape(C_out, P)
-                if len(group) > 1:
+                if not one:
                     y_n[...] = out[:, k * P:(k + 1) * P]
                 if b is not None:
                     y_n += b[:, None]
@@ -255,21 +257,16 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
                             dilation, H_out, W_out)
     K, P = C_out * kH * kW, H * W
 
+    # (a 1x1 kernel with stride 1 never gets here: it is a conv2d in disguise, above)
     w_t = w.reshape(C_in, K).T  # a transposed view: BLAS reads it as is, nothing is copied
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
-    pointwise = _is_pointwise(kH, kW, stride, padding) and output_padding == (0, 0)
 
     def samples(mine):
-        cols = None if pointwise else workspace("cols", (K, P), x.dtype)
+        cols = workspace("cols", (K, P), x.dtype)
         for n in mine:
-            if pointwise:  # no scatter: every column lands on its own pixel
-                y_n = y[n].reshape(C_out, P)
-                np.matmul(w_t, x[n].reshape(C_in, P), out=y_n)
-                y_n += bias[:, None]
-            else:
-                np.matmul(w_t, x[n].reshape(C_in, P), out=cols)
-                _col2im(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
+            np.matmul(w_t, x[n].reshape(C_in, P), out=cols)
+            _col2im(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
 
     parallel_for(samples, range(N))
     return y
@@ -289,25 +286,27 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     C_out, H_out, W_out = grad_y.shape[1:]
     algorithm = _algorithm(kH, kW, stride, dilation, W_out, C_in, C_out, weight_grad=True)
     if algorithm == "winograd":
-        grad_w = _sum_over_groups(
+        grad_w = _sum_per_worker(
             lambda mine, g: winograd.grad_weight(mine, x, grad_y, padding, g),
             winograd.pieces(N, H_out, W_out), x, grad_y, kernel_size)
+        if np.isfinite(grad_w).all():
+            return grad_w
     elif algorithm == "direct":
-        grad_w = _sum_over_groups(
-            lambda mine, g: direct.grad_weight(mine, x, grad_y, kernel_size, stride, padding,
-                                               dilation, g),
-            groups(N, 1, 1), x, grad_y, kernel_size)
-    if algorithm != "im2col" and np.isfinite(grad_w).all():
-        return grad_w
-    return _sum_over_groups(
+        one_each = [range(n, n + 1) for n in range(N)]
+        grad_w = _sum_per_worker(
+            lambda mine, g: direct.grad_weight(mine, x, grad_y, kH, padding, dilation, g),
+            one_each, x, grad_y, kernel_size)
+        if np.isfinite(grad_w).all():
+            return grad_w
+    return _sum_per_worker(
         lambda mine, g: _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding,
                                             dilation, g),
         groups(N, H_out * W_out, _COLUMNS), x, grad_y, kernel_size)
 
 
-def _sum_over_groups(grad_weight, sample_groups, x, grad_y, kernel_size):
-    """Each worker sums ``grad_weight(its groups, grad_w)`` into a grad_w of its own; the
-    partial sums are added last. The groups are shared out in a fixed way, so the sums, and
+def _sum_per_worker(grad_weight, items, x, grad_y, kernel_size):
+    """Each worker sums ``grad_weight(its items, grad_w)`` into a grad_w of its own; the
+    partial sums are added last. The items are shared out in a fixed way, so the sums, and
     training, are the same bit for bit from run to run."""
     shape = (grad_y.shape[1], x.shape[1], *kernel_size)
 
@@ -316,7 +315,7 @@ def _sum_over_groups(grad_weight, sample_groups, x, grad_y, kernel_size):
         grad_weight(mine, grad_w)
         return grad_w
 
-    partial = parallel_for(samples, sample_groups, fixed=True)
+    partial = parallel_for(samples, items, fixed=True)
     grad_w = np.zeros(shape, dtype=x.dtype) if not partial else partial[0]
     for g in partial[1:]:
         grad_w += g

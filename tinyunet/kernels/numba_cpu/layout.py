@@ -9,8 +9,9 @@ from call to call instead of allocated and page-faulted each time. Two refinemen
   the batch is big enough: a matrix product only 64 columns wide is too thin for BLAS, but
   a worker left waiting at the join costs more;
 * a batch smaller than the core count (inference on one image) would leave cores idle, so
-  there the kernels cut each sample into channel blocks instead (``parts``, ``blocks``,
-  ``units``).
+  there the direct and im2col kernels cut each sample into channel blocks instead
+  (``parts``, ``blocks``, ``units``); Winograd cuts a large image into bands of rows
+  (winograd.pieces), and leaves a small one (a 32x32 level at batch 1) to one core.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from .layout import groups, pad, workspace
 # or a band of rows of a large one. Measured (2 cores, batch 8 of the U-Net's layers): 128
 # tiles is up to 1.4x slower than 512-1024 on the 32- and 64-channel layers, 2048 is slower
 # again, and 512x512 inference (bands of one image) prefers 128-512.
-_COLUMNS = 512
+_TILES = 512
 
 # Elements between the 16 tile planes of a workspace (see layout.workspace): one cache line.
 _SKEW = 16
@@ -51,6 +51,7 @@ def fits(kH, kW, stride, dilation):
     """F(2x2, 3x3) is written for what the U-Net uses most: 3x3, stride 1, no dilation."""
     return (kH, kW) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
 
+
 def transform_weight(w):
     """U[e] = (G g G^T)[e] for the 3x3 kernel g of every (C_out, C_in) pair: (16, C_out, C_in).
 
@@ -59,8 +60,12 @@ def transform_weight(w):
     """
     C_out, C_in = w.shape[:2]
     U = _skewed((16, C_out * C_in), w.dtype)
-    parallel_for(lambda mine: [_transform_weight(w, lo, hi, U) for lo, hi in mine],
-                 [(lo, min(C_out, lo + 16)) for lo in range(0, C_out, 16)])
+
+    def work(mine):
+        for lo, hi in mine:
+            _transform_weight(w, lo, hi, U)
+
+    parallel_for(work, [(lo, min(C_out, lo + 16)) for lo in range(0, C_out, 16)])
     return U.reshape(16, C_out, C_in)
 
 
@@ -235,13 +240,13 @@ def _tiles(H_out, W_out):
 
 def pieces(N, H_out, W_out):
     """The work, as items of (sample, first tile row, end tile row) pieces whose tiles go side
-    by side into one set of products of about _COLUMNS tiles: several whole samples when the
+    by side into one set of products of about _TILES tiles: several whole samples when the
     images are small, one band of tile rows of one sample when they are large (which also
     shares a single big image out to the cores)."""
     Th, Tw, _ = _tiles(H_out, W_out)
-    rows = max(1, _COLUMNS // Tw)
+    rows = max(1, _TILES // Tw)
     if rows >= Th:
-        return [[(n, 0, Th) for n in group] for group in groups(N, Th * Tw, _COLUMNS)]
+        return [[(n, 0, Th) for n in group] for group in groups(N, Th * Tw, _TILES)]
     return [[(n, t, min(Th, t + rows))] for n in range(N) for t in range(0, Th, rows)]
 
 
