@@ -289,15 +289,12 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
         grad_w = _sum_per_worker(
             lambda mine, g: winograd.grad_weight(mine, x, grad_y, padding, g),
             winograd.pieces(N, H_out, W_out), x, grad_y, kernel_size)
-        if np.isfinite(grad_w).all():
-            return grad_w
     elif algorithm == "direct":
-        one_each = [range(n, n + 1) for n in range(N)]
         grad_w = _sum_per_worker(
             lambda mine, g: direct.grad_weight(mine, x, grad_y, kH, padding, dilation, g),
-            one_each, x, grad_y, kernel_size)
-        if np.isfinite(grad_w).all():
-            return grad_w
+            range(N), x, grad_y, kernel_size)
+    if algorithm != "im2col" and np.isfinite(grad_w).all():
+        return grad_w
     return _sum_per_worker(
         lambda mine, g: _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding,
                                             dilation, g),

@@ -181,17 +181,16 @@ def conv(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
 
 
 def grad_weight(mine, x, grad_y, kH, padding, dilation, grad_w):
-    """grad_w += the weight gradient of the sample groups ``mine``, by the direct kernel
-    (stride 1, a kH x 3 kernel)."""
+    """grad_w += the weight gradient of the samples ``mine``, by the direct kernel (stride 1,
+    a kH x 3 kernel)."""
     C_in = x.shape[1]
     _, C_out, H_out, W_out = grad_y.shape
     (ph, pw), (dh, dw) = padding, dilation
     Hp, Wp = H_out + dh * (kH - 1), W_out + 2 * dw  # the padded window the output reads
     xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
     gp = workspace("grad_y", (C_out, H_out, Wp), x.dtype)
-    for group in mine:
-        for n in group:
-            pad(x[n], ph, pw, xp)
-            pad(grad_y[n], 0, 0, gp)
-            _conv3_grad_weight(xp.reshape(C_in, Hp * Wp), gp.reshape(C_out, H_out * Wp), Wp,
-                               kH, dh, dw, grad_w)
+    for n in mine:
+        pad(x[n], ph, pw, xp)
+        pad(grad_y[n], 0, 0, gp)
+        _conv3_grad_weight(xp.reshape(C_in, Hp * Wp), gp.reshape(C_out, H_out * Wp), Wp, kH,
+                           dh, dw, grad_w)

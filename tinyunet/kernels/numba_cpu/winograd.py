@@ -250,6 +250,16 @@ def pieces(N, H_out, W_out):
     return [[(n, t, min(Th, t + rows))] for n in range(N) for t in range(0, Th, rows)]
 
 
+def _placed(item, Tw):
+    """The pieces of an item with the column where each one's tiles start in the item's
+    matrices, [(n, t0, t1, col)]; the matrices' width; and the tallest piece's tile rows."""
+    placed, col = [], 0
+    for n, t0, t1 in item:
+        placed.append((n, t0, t1, col))
+        col += (t1 - t0) * Tw
+    return placed, col, max(t1 - t0 for _, t0, t1 in item)
+
+
 def _pad_band(x, top, left, t0, t1, xp):
     """The padded input rows that tile rows t0:t1 read, 2*t0 to 2*t1 + 2, into xp."""
     r0 = 2 * t0  # in padded coordinates
@@ -273,20 +283,15 @@ def conv(x, w, b, top_left, H_out, W_out):
     def work(mine):
         finite = True
         for item in mine:
-            m = sum(t1 - t0 for _, t0, t1 in item) * Tw  # tile columns, side by side
-            xp = workspace("padded", (C_in, 2 * max(t1 - t0 for _, t0, t1 in item) + 2, Wp),
-                           x.dtype)
+            placed, m, rows = _placed(item, Tw)
+            xp = workspace("padded", (C_in, 2 * rows + 2, Wp), x.dtype)
             V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
             M = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
-            col = 0
-            for n, t0, t1 in item:
+            for n, t0, t1, col in placed:
                 transform_input(_pad_band(x[n], top, left, t0, t1, xp), t1 - t0, Tw, V, col)
-                col += (t1 - t0) * Tw
             np.matmul(U, V, out=M)
-            col = 0
-            for n, t0, t1 in item:
+            for n, t0, t1, col in placed:
                 finite &= transform_output(M, col, t1 - t0, Tw, bias, y[n, :, 2 * t0:2 * t1])
-                col += (t1 - t0) * Tw
         return finite
 
     return y, all(parallel_for(work, pieces(N, H_out, W_out)))
@@ -311,19 +316,16 @@ def grad_weight(mine, x, grad_y, padding, grad_w):
     Mw[...] = 0
     product = np.empty((16, C_out, C_in), dtype=x.dtype)
     for item in mine:
-        m = sum(t1 - t0 for _, t0, t1 in item) * Tw
-        rows = max(t1 - t0 for _, t0, t1 in item)
+        placed, m, rows = _placed(item, Tw)
         xp = workspace("padded", (C_in, 2 * rows + 2, Wp), x.dtype)
         gp = workspace("grad_y", (C_out, 2 * rows, 2 * Tw), x.dtype)
         V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
         D = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
-        col = 0
-        for n, t0, t1 in item:
+        for n, t0, t1, col in placed:
             transform_input(_pad_band(x[n], padding[0], padding[1], t0, t1, xp), t1 - t0, Tw,
                             V, col)
             band = gp[:, :2 * (t1 - t0)]
             pad(grad_y[n, :, 2 * t0:], 0, 0, band)  # zero past an odd edge: no outputs there
             transform_grad(band, t1 - t0, Tw, D, col)
-            col += (t1 - t0) * Tw
         Mw += np.matmul(D, V.transpose(0, 2, 1), out=product)
     transform_weight_grad(Mw, grad_w)
