@@ -116,6 +116,27 @@ def test_pointwise_1x1_matches_torch(torch, kernel_set, transposed, rng):
         close(g, g_torch)
 
 
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "conv_transpose2d"])
+@pytest.mark.parametrize("C, size", [(32, 16), (64, 16)], ids=["32ch", "64ch"])
+def test_the_unets_fast_algorithms_match_torch(torch, transposed, C, size):
+    """The U-Net's own shapes, which the random cases are too small for: with the numba
+    kernels these run Winograd (forward and input gradient from 32 channels, the weight
+    gradient too from 64 on 16 px rows) against PyTorch directly, in float32."""
+    kernels = numba_cpu.conv
+    for weight_grad in (False, True):
+        expected = "winograd" if C >= (64 if weight_grad else 32) else "direct"
+        assert kernels._algorithm(3, 3, (1, 1), (1, 1), size, C, C, weight_grad) == expected
+    case = dict(x_shape=(3, C, size, size), w_shape=(C, C, 3, 3), C_out=C, stride=(1, 1),
+                padding=(1, 1), output_padding=(0, 0), dilation=(1, 1), bias=True)
+    x, w, b = random_inputs(case, np.float32, seed=13)
+    with tu.use_kernels("numba"):
+        y, grad_y, grads = run_tinyunet(case, x, w, b, transposed, grad_seed=14)
+    y_torch, grads_torch = run_torch(torch, case, x, w, b, grad_y, transposed)
+    close(y, y_torch)
+    for g, g_torch in zip(grads, grads_torch):
+        close(g, g_torch)
+
+
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on even kernels
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, (2, 3)])
 @pytest.mark.parametrize("dilation", [1, 2])
