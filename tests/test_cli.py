@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tinyunet import cli
+from tinyunet.cli import demo as demo_command
 from tinyunet.data import SyntheticCells
 from tinyunet.train import TrainConfig
 
@@ -123,7 +124,7 @@ def test_demo_reports_time_dice_and_figures(tmp_path, monkeypatch, capsys):
                            base_channels=4, depth=2, epochs=2, steps_per_epoch=2,
                            max_seconds=seconds, seed=seed)
 
-    monkeypatch.setattr(cli, "demo_config", tiny_recipe)
+    monkeypatch.setattr(demo_command, "demo_config", tiny_recipe)
     out = tmp_path / "demo"
     status = cli.main(["demo", "--out", str(out), "--seconds", "60", "--target", "0",
                        "--no-progress"])

@@ -8,13 +8,8 @@ from hypothesis import strategies as st
 
 import tinyunet as tu
 from tinyunet.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSELoss
-from tinyunet.ops.loss import (
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    dice_ce_loss,
-    dice_loss,
-    mse_loss,
-)
+from tinyunet.ops.dice import dice_ce_loss, dice_loss
+from tinyunet.ops.loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 
 REDUCTIONS = ["mean", "sum", "none"]
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.lists(st.integers(1, 4), max_size=2))

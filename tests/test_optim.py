@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import tinyunet as tu
-import tinyunet.lr_scheduler as lr_scheduler
 import tinyunet.optim as optim
+import tinyunet.optim.lr_scheduler as lr_scheduler
 from tinyunet.nn import Parameter
 
 STEPS = 10

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tinyunet import io
-from tinyunet.ops.loss import dice_ce_loss
+from tinyunet.ops.dice import dice_ce_loss
 from tinyunet.train import TrainConfig, TrainingDiverged, make_trainer
 
 

@@ -1,8 +1,8 @@
-"""The autograd engine: the graph, grad mode, and the backward walk.
+"""The autograd engine: the backward walk over the recorded graph.
 
-Each Tensor produced by an op remembers a ``Node``: which ``Function`` made it, the ``ctx``
-its forward filled, and the input Tensors. ``backward`` visits the nodes from the output
-back to the leaves in reverse topological order, so a node's gradient is complete (every
+Each Tensor produced by an op remembers a node (``function.Node``): which ``Function`` made it,
+the ``ctx`` its forward filled, and the input Tensors. ``backward`` visits the nodes from the
+output back to the leaves in reverse topological order, so a node's gradient is complete (every
 path into it summed) before it is pushed further. The order is found with an explicit stack,
 not recursion, so a graph thousands of ops deep needs no recursion limit.
 
@@ -14,55 +14,7 @@ second backward through it raises instead of silently adding the same gradients 
 
 from __future__ import annotations
 
-import functools
-
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    return _grad_enabled
-
-
-class _GradMode:
-    """Context manager and decorator that sets grad mode, restoring the old one after."""
-
-    mode: bool
-
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self.mode
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(_GradMode):
-    """Record no graph inside: ``with tu.no_grad(): y = model(x)`` (inference, updates)."""
-
-    mode = False
-
-
-class enable_grad(_GradMode):
-    mode = True
-
-
-class Node:
-    """One recorded op application: ``Function`` class, its ``ctx``, its input Tensors."""
-
-    __slots__ = ("fn", "ctx", "inputs")
-
-    def __init__(self, fn, ctx, inputs):
-        self.fn, self.ctx, self.inputs = fn, ctx, inputs
+from .broadcast import unbroadcast
 
 
 def topological_order(root) -> list:
@@ -87,8 +39,6 @@ def topological_order(root) -> list:
 
 def backward(root, grad, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf), weighted by ``grad``, into every leaf's ``.grad``."""
-    from .function import unbroadcast
-
     grads = {id(root): grad}
     for tensor in reversed(topological_order(root)):
         g = grads.pop(id(tensor), None)

@@ -20,15 +20,23 @@ keyword arguments are hyper-parameters (stride, dim, ...) passed through to ``fo
 never differentiated. ``backward`` returns one gradient per positional input, ``None`` where
 an input needs none (``ctx.needs_input_grad[i]`` says which do). Broadcasting is undone by the
 engine: a backward may return a gradient in the broadcast shape and the engine sums it back to
-the input's shape.
+the input's shape (``broadcast.unbroadcast``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from . import autograd
+from .grad_mode import is_grad_enabled
 from .tensor import Tensor
+
+
+class Node:
+    """One recorded op application, what ``autograd.backward`` walks: the ``Function`` class,
+    its ``ctx``, its input Tensors."""
+
+    __slots__ = ("fn", "ctx", "inputs")
+
+    def __init__(self, fn, ctx, inputs):
+        self.fn, self.ctx, self.inputs = fn, ctx, inputs
 
 
 class Context:
@@ -57,12 +65,12 @@ class Function:
     def apply(cls, *inputs, **kwargs) -> Tensor:
         tensors = tuple(Tensor._lift(x, like=inputs) for x in inputs)
         _check_same_device(cls, tensors)
-        track = autograd.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        track = is_grad_enabled() and any(t.requires_grad for t in tensors)
         ctx = Context(tuple(t.requires_grad for t in tensors) if track else (False,) * len(tensors))
         out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)
         result = Tensor(out, requires_grad=track)
         if track:
-            result._node = autograd.Node(cls, ctx, tensors)
+            result._node = Node(cls, ctx, tensors)
         return result
 
 
@@ -75,20 +83,3 @@ def _check_same_device(fn, tensors) -> None:
             f"{fn.__name__}: expected all inputs on one device, got {where}; "
             "move them with .to('cuda') or .cpu()"
         )
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` down to ``shape``: the adjoint of NumPy broadcasting.
-
-    Broadcasting copies an input along new leading axes and along axes of size 1, so each
-    copy's gradient must be added back into the one element it came from.
-    """
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)  # new leading axes, then axes that were size 1
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)  # keepdims: an array, never a NumPy scalar
-    return grad.reshape(shape)

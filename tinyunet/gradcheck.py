@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import enable_grad
+from .grad_mode import enable_grad
 from .tensor import Tensor
 
 FULL_JACOBIAN_LIMIT = 20_000  # (output elements) x (input elements) below which J is built

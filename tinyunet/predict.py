@@ -32,7 +32,8 @@ import numpy as np
 from PIL import Image
 
 from . import io
-from .autograd import no_grad
+from .grad_mode import no_grad
+from .overlay import overlay as make_overlay
 from .tensor import Tensor
 
 
@@ -193,7 +194,6 @@ def mask_to_png(mask: np.ndarray, num_classes: int) -> np.ndarray:
 
 def predict_files(model, paths, out_dir, tile=None, overlap=None, overlay=False) -> list[Path]:
     """Predict each image file; write ``<name>_mask.png`` (and ``<name>_overlay.png``)."""
-    from .plots import overlay as make_overlay
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

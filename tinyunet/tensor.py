@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import autograd
 from .backend import device_of, get_array_module, normalize_device, to_device
 
 
@@ -197,6 +196,8 @@ class Tensor:
                     f"backward(): grad has shape {grad.shape} but the tensor has shape "
                     f"{self.shape}"
                 )
+        from . import autograd  # the engine: like the operators below, a method's own import
+
         autograd.backward(self, grad, retain_graph=retain_graph)
 
     def zero_grad(self) -> None:

@@ -47,7 +47,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..ops.loss import mse_loss
 from ..random import generator as global_generator
 from ..tensor import Tensor

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..optim import AdamW
 
 

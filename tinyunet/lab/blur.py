@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import metrics, optim
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..models import EncoderDecoder
 from ..tensor import Tensor
 from .boundary import boundary_f1, edge_sharpness

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import optim
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..models import UNet
 from ..nn.upsample import SubPixelUpsample, icnr_
 from ..tensor import Tensor

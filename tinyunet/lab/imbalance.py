@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import metrics, optim
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..models import UNet
 from ..tensor import Tensor
 from .common import (

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..nn.upsample import SubPixelUpsample
 from ..tensor import Tensor
 

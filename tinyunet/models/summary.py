@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
-from ..autograd import no_grad
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 
 

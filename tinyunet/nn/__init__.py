@@ -8,11 +8,12 @@ the initialisation schemes.
 from . import init
 from .activation import Dropout, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .attention import CrossAttention2d, SelfAttention2d
+from .containers import ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .embedding import Embedding, SinusoidalTimeEmbedding, TimestepMLP
 from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSELoss
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, Parameter
 from .norm import BatchNorm2d, GroupNorm
 from .pool import AvgPool2d, MaxPool2d, Upsample
 from .upsample import PixelShuffle, PixelUnshuffle, SubPixelUpsample, icnr_

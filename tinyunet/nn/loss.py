@@ -1,5 +1,5 @@
 """Loss modules, as ``torch.nn``: each holds its settings and calls a loss in ``tinyunet.ops.loss``
-(where the formulas, and the forward and backward of each, are written out).
+or ``ops.dice`` (where the formulas, and the forward and backward of each, are written out).
 
     criterion = nn.DiceCELoss()
     loss = criterion(model(images), masks)    # logits (N, C, H, W), class indices (N, H, W)
@@ -10,14 +10,8 @@ Class weights are registered as buffers, as in PyTorch, so ``state_dict`` has th
 
 from __future__ import annotations
 
-from ..ops.loss import (
-    _check_reduction,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    dice_ce_loss,
-    dice_loss,
-    mse_loss,
-)
+from ..ops.dice import dice_ce_loss, dice_loss
+from ..ops.loss import _check_reduction, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .module import Module
 
 
@@ -78,7 +72,7 @@ class MSELoss(Module):
 
 
 class DiceLoss(Module):
-    """Soft Dice loss, 1 - Dice per image and class, averaged: see ``ops.loss.dice_loss``."""
+    """Soft Dice loss, 1 - Dice per image and class, averaged: see ``ops.dice.dice_loss``."""
 
     def __init__(self, activation: str = "softmax", include_background: bool = False,
                  smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,

@@ -2,7 +2,7 @@
 
 A scheduler rewrites ``group["lr"]`` of its optimizer once per epoch::
 
-    scheduler = tu.lr_scheduler.CosineAnnealingLR(optimizer, T_max=50)
+    scheduler = tu.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=50)
     for epoch in range(50):
         train_one_epoch(...)            # optimizer.step() inside
         scheduler.step()                # then move to the next epoch's lr
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .optim import Optimizer
+from .optimizer import Optimizer
 
 
 class LRScheduler:

@@ -35,122 +35,28 @@ from __future__ import annotations
 import csv
 import json
 import math
-import signal
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import io, metrics
-from . import random as tu_random
-from .autograd import no_grad
-from .backend import get_array_module, to_device
-from .data import (
-    Compose,
-    DataLoader,
-    FolderDataset,
-    RandomCrop,
-    RandomFlip,
-    RandomRot90,
-    SyntheticCells,
-)
-from .models import UNet
-from .ops.loss import cross_entropy, dice_ce_loss, dice_loss
-from .optim import SGD, Adam, AdamW
-from .predict import forward_padded, model_device
-from .tensor import Tensor
+from .. import io
+from .. import random as tu_random
+from ..backend import get_array_module, to_device
+from ..ops.dice import dice_ce_loss
+from ..optim import Adam
+from ..predict import model_device
+from ..tensor import Tensor
+from .evaluate import crop_like, evaluate, score
+from .interrupt import deferred_interrupt
 
-LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss}
-OPTIMIZERS = {
-    "adam": lambda params, lr: Adam(params, lr=lr),
-    "adamw": lambda params, lr: AdamW(params, lr=lr),
-    "sgd": lambda params, lr: SGD(params, lr=lr, momentum=0.9),
-}
 CSV_COLUMNS = ("epoch", "step", "train_loss", "train_dice", "val_loss", "val_dice", "val_iou",
                "val_pixel_accuracy", "lr", "seconds")
 
 
 class TrainingDiverged(RuntimeError):
     """The loss (or the logits, or the weights) stopped being finite numbers."""
-
-
-# ----- scores ------------------------------------------------------------------------------------
-def score(pred, target, num_classes: int = 2) -> dict:
-    """Dice, IoU (of the foreground classes, mean over images) and pixel accuracy of hard masks.
-
-    Two classes: the scores of class 1 (the background's Dice is high and says little). More:
-    the mean over classes 1..C-1.
-    """
-    kwargs = {} if num_classes == 2 else dict(num_classes=num_classes, ignore_background=True)
-    return {"dice": metrics.dice(pred, target, **kwargs),
-            "iou": metrics.iou(pred, target, **kwargs),
-            "pixel_accuracy": metrics.pixel_accuracy(pred, target)}
-
-
-def _crop_like(masks: np.ndarray, logits) -> np.ndarray:
-    """A 'valid'-padding U-Net predicts only the centre of its input: crop the masks to match."""
-    H, W = logits.shape[-2:]
-    h0, w0 = (masks.shape[-2] - H) // 2, (masks.shape[-1] - W) // 2
-    return masks[..., h0:h0 + H, w0:w0 + W]
-
-
-def evaluate(model, batches, num_classes: int = 2, loss_fn=None) -> dict:
-    """Validation: the mean loss (if ``loss_fn``) and :func:`score` over every image.
-
-    Images of any size are fine: a 'same' U-Net sees them mirror-padded to a multiple of
-    ``2**depth`` (:func:`tinyunet.predict.forward_padded`).
-
-    ``batches`` yields ``(images, masks, ...)``; a :class:`DataLoader` is rewound to the start
-    of its epoch first, so every call sees the whole set.
-    """
-    if hasattr(batches, "set_epoch"):
-        batches.set_epoch(0)
-    was_training = model.training
-    model.eval()  # dropout off, batch norm on its running statistics
-    preds, targets, loss_sum, n = [], [], 0.0, 0
-    try:
-        with no_grad():
-            for images, masks, *_ in batches:
-                logits = Tensor(forward_padded(model, images))  # any image size
-                masks = _crop_like(masks, logits)
-                if loss_fn is not None:
-                    loss_sum += float(loss_fn(logits, masks).data) * len(images)
-                preds.append(logits.data.argmax(axis=1))
-                targets.append(masks)
-                n += len(images)
-    finally:
-        model.train(was_training)
-    if n == 0:
-        raise ValueError("evaluate: the validation set is empty")
-    result = score(np.concatenate(preds), np.concatenate(targets), num_classes)
-    result["loss"] = loss_sum / n if loss_fn is not None else float("nan")
-    return result
-
-
-# ----- Ctrl-C between steps, never inside one ----------------------------------------------------
-@contextmanager
-def _deferred_interrupt():
-    """Hold Ctrl-C until the block ends.
-
-    ``optimizer.step()`` updates the parameters one by one: interrupted halfway, the weights
-    would match no step at all, and the checkpoint saved on the way out would be corrupt.
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield  # signals reach only the main thread; None: a handler Python can't restore
-        return
-    received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 # ----- the trainer -------------------------------------------------------------------------------
@@ -324,7 +230,7 @@ class Trainer:
         self.model.train()
         device = model_device(self.model)  # batches go where the weights are
         logits = self.model(Tensor(images, device=device))
-        masks = _crop_like(masks, logits)
+        masks = crop_like(masks, logits)
         self._check_finite("the logits", logits.data)
         loss = self.loss_fn(logits, to_device(masks, device))
         self._check_finite("the loss", loss.data)
@@ -333,7 +239,7 @@ class Trainer:
         if self.anneal:
             self._anneal()
         dice = score(logits.numpy().argmax(axis=1), masks, self.num_classes)["dice"]
-        with _deferred_interrupt():  # the update and the bookkeeping happen together, or not
+        with deferred_interrupt():  # the update and the bookkeeping happen together, or not
             self.optimizer.step()
             self.step += 1
             self.epoch_step += 1
@@ -475,134 +381,3 @@ def _jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-# ----- a run from a config -----------------------------------------------------------------------
-@dataclass
-class TrainConfig:
-    """Everything :func:`train` needs; saved in each checkpoint, so a resumed run rebuilds it.
-
-    ``data``: ``"synthetic"`` (:class:`SyntheticCells`, held-out validation images from another
-    seed) or a folder holding ``train/`` and ``val/``, each ``images/*.png`` + ``masks/*.png``.
-    """
-
-    data: str = "synthetic"
-    train_images: int = 128        # synthetic: images made (once, kept in memory)
-    val_images: int = 16
-    image_size: int = 128          # synthetic: side of each image
-    crop: int | None = 64          # train on random crops of this side; None: whole images
-    augment: bool = True           # random flips and 90-degree rotations
-    num_classes: int = 2
-    base_channels: int = 16
-    depth: int = 4
-    up_mode: str = "transposed"
-    padding: str = "same"
-    norm: str | None = None
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    loss: str = "dice_ce"
-    batch_size: int = 8
-    epochs: int | None = 10        # None: until max_seconds runs out
-    steps_per_epoch: int | None = None
-    max_seconds: float | None = None
-    anneal: bool = False           # decay the lr linearly to 0 over the run
-    seed: int = 0
-    device: str = "cpu"            # 'cuda': the model and each batch on the GPU (CuPy)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown settings {unknown}")
-        return cls(**values)
-
-    def validate(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; valid choices are {sorted(LOSSES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices are "
-                             f"{sorted(OPTIMIZERS)}")
-        if self.crop is not None and self.crop % 2**self.depth:
-            raise ValueError(f"crop {self.crop} must be a multiple of 2**depth = "
-                             f"{2**self.depth}, or the pooling would drop pixels")
-
-
-def make_datasets(config: TrainConfig):
-    """(train, validation) datasets. Synthetic images are made once and kept in a list: making
-    one costs more than a training step's worth of data loading should."""
-    if config.data == "synthetic":
-        train = SyntheticCells(config.train_images, config.image_size, seed=config.seed,
-                               num_classes=config.num_classes)
-        val = SyntheticCells(config.val_images, config.image_size, seed=10_000 + config.seed,
-                             num_classes=config.num_classes)
-        return [train[i] for i in range(len(train))], [val[i] for i in range(len(val))]
-    root = Path(config.data)
-    return (FolderDataset(root / "train", num_classes=config.num_classes),
-            FolderDataset(root / "val", num_classes=config.num_classes))
-
-
-def make_augmentation(config: TrainConfig):
-    steps = [RandomCrop(config.crop)] if config.crop else []
-    if config.augment:
-        steps += [RandomFlip(), RandomRot90()]
-    return Compose(steps) if steps else None
-
-
-def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=()) -> Trainer:
-    """Data, model, optimizer and loss from ``config``, assembled into a :class:`Trainer`."""
-    config.validate()
-    tu_random.manual_seed(config.seed)  # the initial weights
-    train_set, val_set = make_datasets(config)
-    in_channels = int(np.asarray(train_set[0][0]).shape[0])
-    model = UNet(in_channels=in_channels, num_classes=config.num_classes,
-                 base_channels=config.base_channels, depth=config.depth,
-                 padding=config.padding, up_mode=config.up_mode, norm=config.norm)
-    model.to(config.device)
-    train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed,
-                              drop_last=True, transform=make_augmentation(config))
-    same_size = config.data == "synthetic"  # folder images may differ in size: one at a time
-    val_loader = DataLoader(val_set, config.batch_size if same_size else 1)
-    return Trainer(model, train_loader, val_loader, out_dir,
-                   optimizer=OPTIMIZERS[config.optimizer](model.parameters(), config.lr),
-                   loss_fn=LOSSES[config.loss], epochs=config.epochs,
-                   steps_per_epoch=config.steps_per_epoch, max_seconds=config.max_seconds,
-                   anneal=config.anneal, num_classes=config.num_classes, progress=progress,
-                   config=asdict(config), callbacks=callbacks)
-
-
-def train(config: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
-          figures: bool = True, callbacks=()) -> Trainer:
-    """Build a :class:`Trainer` from ``config``, fit it, draw the figures; return the trainer.
-
-    Figures (``curves.png``, ``predictions.png``) show the model as it is at the end of a run
-    that completed or ran out of time.
-    """
-    trainer = make_trainer(config, out_dir, progress=progress, callbacks=callbacks)
-    trainer.fit(resume=resume, lr=config.lr)  # a resumed run takes the config's lr
-    if figures:
-        draw_figures(trainer)
-    return trainer
-
-
-def draw_figures(trainer: Trainer, n_images: int = 4) -> dict:
-    """Loss/Dice curves and a panel of validation predictions; returns {name: path}."""
-    from . import plots  # matplotlib only when figures are wanted
-
-    paths = {"curves": trainer.out / "curves.png", "predictions": trainer.out / "predictions.png"}
-    plots.plot_curves(trainer.history, paths["curves"])
-    images, masks = [], []
-    for batch in _rewound(trainer.val_loader):
-        images += list(batch[0])
-        masks += list(batch[1])
-        if len(images) >= n_images:
-            break
-    plots.plot_predictions(trainer.model, images[:n_images], masks[:n_images],
-                           paths["predictions"])
-    return paths
-
-
-def _rewound(loader):
-    if hasattr(loader, "set_epoch"):
-        loader.set_epoch(0)
-    return loader

@@ -1,0 +1,165 @@
+"""A training run from one config: data, model, optimizer and loss, assembled into a Trainer.
+
+:class:`TrainConfig` holds every setting (the CLI's ``tinyunet train`` options are its fields),
+:func:`make_trainer` builds the run, :func:`train` builds it, fits it and draws its figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from .. import random as tu_random
+from ..data import (
+    Compose,
+    DataLoader,
+    FolderDataset,
+    RandomCrop,
+    RandomFlip,
+    RandomRot90,
+    SyntheticCells,
+)
+from ..models import UNet
+from ..ops.dice import dice_ce_loss, dice_loss
+from ..ops.loss import cross_entropy
+from ..optim import SGD, Adam, AdamW
+from .trainer import Trainer
+
+LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss}
+OPTIMIZERS = {
+    "adam": lambda params, lr: Adam(params, lr=lr),
+    "adamw": lambda params, lr: AdamW(params, lr=lr),
+    "sgd": lambda params, lr: SGD(params, lr=lr, momentum=0.9),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`train` needs; saved in each checkpoint, so a resumed run rebuilds it.
+
+    ``data``: ``"synthetic"`` (:class:`SyntheticCells`, held-out validation images from another
+    seed) or a folder holding ``train/`` and ``val/``, each ``images/*.png`` + ``masks/*.png``.
+    """
+
+    data: str = "synthetic"
+    train_images: int = 128        # synthetic: images made (once, kept in memory)
+    val_images: int = 16
+    image_size: int = 128          # synthetic: side of each image
+    crop: int | None = 64          # train on random crops of this side; None: whole images
+    augment: bool = True           # random flips and 90-degree rotations
+    num_classes: int = 2
+    base_channels: int = 16
+    depth: int = 4
+    up_mode: str = "transposed"
+    padding: str = "same"
+    norm: str | None = None
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    loss: str = "dice_ce"
+    batch_size: int = 8
+    epochs: int | None = 10        # None: until max_seconds runs out
+    steps_per_epoch: int | None = None
+    max_seconds: float | None = None
+    anneal: bool = False           # decay the lr linearly to 0 over the run
+    seed: int = 0
+    device: str = "cpu"            # 'cuda': the model and each batch on the GPU (CuPy)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}")
+        return cls(**values)
+
+    def validate(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; valid choices are {sorted(LOSSES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices are "
+                             f"{sorted(OPTIMIZERS)}")
+        if self.crop is not None and self.crop % 2**self.depth:
+            raise ValueError(f"crop {self.crop} must be a multiple of 2**depth = "
+                             f"{2**self.depth}, or the pooling would drop pixels")
+
+
+def make_datasets(config: TrainConfig):
+    """(train, validation) datasets. Synthetic images are made once and kept in a list: making
+    one costs more than a training step's worth of data loading should."""
+    if config.data == "synthetic":
+        train = SyntheticCells(config.train_images, config.image_size, seed=config.seed,
+                               num_classes=config.num_classes)
+        val = SyntheticCells(config.val_images, config.image_size, seed=10_000 + config.seed,
+                             num_classes=config.num_classes)
+        return [train[i] for i in range(len(train))], [val[i] for i in range(len(val))]
+    root = Path(config.data)
+    return (FolderDataset(root / "train", num_classes=config.num_classes),
+            FolderDataset(root / "val", num_classes=config.num_classes))
+
+
+def make_augmentation(config: TrainConfig):
+    steps = [RandomCrop(config.crop)] if config.crop else []
+    if config.augment:
+        steps += [RandomFlip(), RandomRot90()]
+    return Compose(steps) if steps else None
+
+
+def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=()) -> Trainer:
+    """Data, model, optimizer and loss from ``config``, assembled into a :class:`Trainer`."""
+    config.validate()
+    tu_random.manual_seed(config.seed)  # the initial weights
+    train_set, val_set = make_datasets(config)
+    in_channels = int(np.asarray(train_set[0][0]).shape[0])
+    model = UNet(in_channels=in_channels, num_classes=config.num_classes,
+                 base_channels=config.base_channels, depth=config.depth,
+                 padding=config.padding, up_mode=config.up_mode, norm=config.norm)
+    model.to(config.device)
+    train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed,
+                              drop_last=True, transform=make_augmentation(config))
+    same_size = config.data == "synthetic"  # folder images may differ in size: one at a time
+    val_loader = DataLoader(val_set, config.batch_size if same_size else 1)
+    return Trainer(model, train_loader, val_loader, out_dir,
+                   optimizer=OPTIMIZERS[config.optimizer](model.parameters(), config.lr),
+                   loss_fn=LOSSES[config.loss], epochs=config.epochs,
+                   steps_per_epoch=config.steps_per_epoch, max_seconds=config.max_seconds,
+                   anneal=config.anneal, num_classes=config.num_classes, progress=progress,
+                   config=asdict(config), callbacks=callbacks)
+
+
+def train(config: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
+          figures: bool = True, callbacks=()) -> Trainer:
+    """Build a :class:`Trainer` from ``config``, fit it, draw the figures; return the trainer.
+
+    Figures (``curves.png``, ``predictions.png``) show the model as it is at the end of a run
+    that completed or ran out of time.
+    """
+    trainer = make_trainer(config, out_dir, progress=progress, callbacks=callbacks)
+    trainer.fit(resume=resume, lr=config.lr)  # a resumed run takes the config's lr
+    if figures:
+        draw_figures(trainer)
+    return trainer
+
+
+def draw_figures(trainer: Trainer, n_images: int = 4) -> dict:
+    """Loss/Dice curves and a panel of validation predictions; returns {name: path}."""
+    from .. import plots  # matplotlib only when figures are wanted
+
+    paths = {"curves": trainer.out / "curves.png", "predictions": trainer.out / "predictions.png"}
+    plots.plot_curves(trainer.history, paths["curves"])
+    images, masks = [], []
+    for batch in _rewound(trainer.val_loader):
+        images += list(batch[0])
+        masks += list(batch[1])
+        if len(images) >= n_images:
+            break
+    plots.plot_predictions(trainer.model, images[:n_images], masks[:n_images],
+                           paths["predictions"])
+    return paths
+
+
+def _rewound(loader):
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(0)
+    return loader
