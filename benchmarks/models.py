@@ -66,6 +66,6 @@ def tinyunet_unet():
 
 def torch_unet():
     """The same network in PyTorch, module for module (the twin the tests compare against)."""
-    from .torch_twins import UNet
+    from tinyunet.torch_twins import UNet
 
     return UNet(**CONFIG)

@@ -118,7 +118,7 @@ def test_unet_forward_backward_and_step_on_device(device, torch):
     for p, p_cpu in zip(model.parameters(), cpu.parameters(), strict=True):  # after the step
         np.testing.assert_allclose(p.numpy(), p_cpu.numpy(), rtol=1e-4, atol=1e-5)
 
-    from benchmarks.torch_twins import twin_of
+    from tinyunet.torch_twins import twin_of
 
     twin = twin_of(_unet())
     logits_torch = twin(torch.tensor(x))

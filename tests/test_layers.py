@@ -107,3 +107,11 @@ def test_every_module_fits_in_400_lines():
     long = {name: n for name, path in _modules().items()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}, f"split these along their seams: {long}"
+
+
+def test_the_torch_twins_are_plain_pytorch():
+    """``tinyunet.torch_twins`` is shipped as a stand-alone PyTorch model file by export: it may
+    import its own siblings and torch, nothing else of tinyunet."""
+    outside = {m: sorted(t for t in targets if not t.startswith("tinyunet.torch_twins"))
+               for m, targets in import_graph().items() if m.startswith("tinyunet.torch_twins")}
+    assert all(not t for t in outside.values()), outside

@@ -14,7 +14,7 @@ def n_params(model):
 
 
 def test_reference_unet_has_the_published_parameter_count(torch):
-    from benchmarks.torch_twins import UNet as TorchUNet
+    from tinyunet.torch_twins import UNet as TorchUNet
 
     assert n_params(UNet()) == 1_940_834
     assert sum(p.numel() for p in TorchUNet().parameters()) == 1_940_834
@@ -72,7 +72,7 @@ CONFIGS = [
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
 def test_unet_matches_pytorch_twin(torch, config):
-    from benchmarks.torch_twins import twin_of
+    from tinyunet.torch_twins import twin_of
 
     tu.manual_seed(1)
     model = UNet(in_channels=2, num_classes=3, base_channels=4, depth=2, **config)

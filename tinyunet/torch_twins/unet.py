@@ -1,7 +1,5 @@
-"""PyTorch twins of tinyunet's models: the same layers under the same attribute names, so a
-tinyunet ``state_dict`` loads into the twin with ``strict=True`` and the two can be compared
-output for output and gradient for gradient (tests/test_models.py), and timed side by side
-(benchmarks/harness.py)."""
+"""The PyTorch twin of ``tinyunet.models.UNet`` (and of the plain encoder-decoder, its
+``skips=False`` case): the same layers under the same attribute names."""
 
 import torch
 import torch.nn as tnn
@@ -78,12 +76,3 @@ class UNet(tnn.Module):
                 x = torch.cat([x, center_crop(s, x.shape[-2:]) if self.valid else s], dim=1)
             x = block(x)
         return self.head(x)
-
-
-def twin_of(model):
-    """The PyTorch twin of a tinyunet UNet, holding a copy of its weights."""
-    twin = UNet(**model.config)
-    state = {k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()}
-    twin.load_state_dict(state, strict=True)
-    twin.train(model.training)
-    return twin

@@ -1,0 +1,27 @@
+"""PyTorch twins of tinyunet's models, written in plain PyTorch (this package imports torch and
+nothing from tinyunet).
+
+A twin has the same layers under the same attribute names as its tinyunet model, so a tinyunet
+``state_dict`` loads into it with ``strict=True``: the tests compare the two output for output
+and gradient for gradient, the benchmarks time them side by side, and ``tinyunet export
+--torch`` ships the twin's source as the plain-PyTorch model. One module per model family;
+:data:`TWINS` maps each tinyunet model class to its twin.
+"""
+
+import torch
+
+from .unet import UNet
+
+TWINS = {"UNet": UNet}
+
+
+def twin_of(model):
+    """The PyTorch twin of a tinyunet model, holding a copy of its weights (and buffers)."""
+    name = type(model).__name__
+    if name not in TWINS:
+        raise KeyError(f"no PyTorch twin for {name}; twins exist for {sorted(TWINS)}")
+    twin = TWINS[name](**model.config)
+    state = {k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()}
+    twin.load_state_dict(state, strict=True)
+    twin.train(model.training)
+    return twin
