@@ -1,11 +1,13 @@
-"""Benchmarks: tinyunet against PyTorch CPU, side by side in the same run.
+"""Benchmarks: tinyunet against PyTorch CPU, each framework in processes of its own.
 
-    python -m benchmarks            # everything; writes benchmarks/RESULTS.md and results.png
-    python -m benchmarks --quick    # fewer repeats, for a smoke test
+    python -m benchmarks            # everything (about ten minutes on two cores); writes
+                                    # benchmarks/RESULTS.md, results.png and results.json
+    python -m benchmarks --quick    # fewer rounds and repeats, for a smoke test
 
-``models.py`` builds the reference U-Net in both frameworks, ``harness.py`` times layers, ops,
-the training step and inference (medians over repeats after warm-up, interleaved so both
-frameworks see the same machine load), ``child.py`` runs what needs a fresh process (peak
-memory, import time, time to the first step with a cold and a warm numba cache) and
-``report.py`` writes the table and the chart. Timings live here, never in tests.
+``harness.py`` starts the child processes (``child.py``), one framework each with a clean
+environment, alternating round by round, and summarises them; ``workloads.py`` says what is
+timed (the training step, inference, every conv layer, other ops) in each framework;
+``models.py`` holds the reference U-Net's layers and FLOP counts; ``breakdown.py`` times a
+tinyunet step op by op; ``report.py`` writes the tables and the chart. Timings live here,
+never in tests. Nothing here imports tinyunet at the top: the parent process must not.
 """

@@ -1,8 +1,16 @@
-"""Time tinyunet against PyTorch CPU in one run, interleaved, with the same thread count.
+"""Time tinyunet against PyTorch CPU fairly: each framework in processes of its own.
 
-Every measurement is a median over ``repeats`` timed runs after ``warmup`` untimed ones. The
-two frameworks alternate run by run, so a burst of load from elsewhere hits both. Backward is
-timed alone: each run does an untimed forward, then times ``backward``.
+Every figure comes from child processes (``child.py``), one framework per process, each
+started with a clean copy of this process's environment: so each framework runs with its own
+defaults, and nothing tinyunet sets for itself (``tinyunet/threads.py`` puts OpenMP's wait
+policy and OpenBLAS's thread count into ``os.environ`` at import) reaches PyTorch. This
+parent never imports tinyunet; when it runs inside a process that has (``tinyunet bench``),
+the variables tinyunet added are taken out of the copy (``clean_environment``).
+
+The frameworks alternate process by process for several rounds, the first to go switching
+each round, so a burst of load from elsewhere falls on both. Within a process a figure is the
+median of its repeats after warm-up; across rounds the headline is the median of those, and
+the spread is their smallest and largest.
 """
 
 from __future__ import annotations
@@ -17,270 +25,189 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
-import tinyunet as tu  # first: sets the thread policy before NumPy's BLAS starts threads
-import tinyunet.functional as F
-from tinyunet import threads
-
-from .models import PARAMETERS, forward_flop, reference_layers, tinyunet_unet, torch_unet
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FRAMEWORKS = ("tinyunet", "torch")
+
+# part -> (rounds, repeats per process): a full run takes about ten minutes on two cores.
+PLAN = {"ceiling": (3, 5), "step": (5, 10), "inference": (5, 7), "memory": (3, 0),
+        "startup": (3, 0), "layers": (3, 7), "ops": (3, 7), "breakdown": (1, 10)}
+QUICK = {"ceiling": (1, 3), "step": (2, 5), "inference": (2, 3), "memory": (1, 0),
+         "startup": (1, 0), "layers": (1, 3), "ops": (1, 3), "breakdown": (1, 3)}
+
+# Parts measured by modules of their own, run after the parts above, each in a process of its
+# own: name -> (module under benchmarks/, its ``run(rounds) -> dict``, its section writer
+# ``(result) -> list of markdown lines``). Wire a part in with one line, e.g.
+#     EXTRA_PARTS["volume"] = ("volume", "run", "markdown")
+# and ``--only volume`` runs it alone; report.py adds each one's section after the others.
+EXTRA_PARTS: dict[str, tuple[str, str, str]] = {}
 
 
-def side_by_side(ours, theirs, repeats, warmup=1, setup=None):
-    """Median seconds of ``ours()`` and ``theirs()``, alternating; ``setup(which)`` untimed."""
-    times = {"tinyunet": [], "torch": []}
-    for i in range(warmup + repeats):
-        for which, fn in (("tinyunet", ours), ("torch", theirs)):
-            if setup is not None:
-                setup(which)
-            t = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t
-            if i >= warmup:
-                times[which].append(dt)
-    return statistics.median(times["tinyunet"]), statistics.median(times["torch"])
+def clean_environment(environ=None) -> dict:
+    """A copy of ``environ`` without what tinyunet put there for itself (the variables
+    ``tinyunet.threads`` added by ``setdefault``, when it was imported in this process)."""
+    env = dict(os.environ if environ is None else environ)
+    threads = sys.modules.get("tinyunet.threads")
+    for key in getattr(threads, "SET_BY_TINYUNET", ()):
+        env.pop(key, None)
+    return env
 
 
-def sgemm_ceiling(torch, n=2048, repeats=5):
-    """float32 matmul GFLOP/s: NumPy's OpenBLAS on all cores, and torch.mm; the best is the
-    machine's practical ceiling for the FLOP-heavy part of a conv."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    at = torch.from_numpy(a)
-    before = threads.get_blas_threads()
-    threads.set_blas_threads(threads.num_threads())
-    t_np, t_torch = side_by_side(lambda: a @ a, lambda: at @ at, repeats)
-    if before is not None:
-        threads.set_blas_threads(before)
-    flop = 2.0 * n**3
-    return {"numpy_openblas": flop / t_np / 1e9, "torch": flop / t_torch / 1e9}
+def run_child(part, framework, repeats, env=None) -> dict:
+    """One child process (``python -m benchmarks.child``): its JSON answer."""
+    cmd = [sys.executable, "-m", "benchmarks.child", part, framework, str(repeats)]
+    out = subprocess.run(cmd, cwd=ROOT, env={**clean_environment(), **(env or {})},
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    if answer.get("tinyunet_imported"):
+        raise RuntimeError(f"{part}: the torch process imported tinyunet")
+    return answer
 
 
-# ----- layers ---------------------------------------------------------------------------------
+def alternate(part, rounds, repeats, frameworks=FRAMEWORKS, env=None) -> dict:
+    """``{framework: [answer of each round]}``, the frameworks alternating process by
+    process, the first one switching each round."""
+    out = {fw: [] for fw in frameworks}
+    for r in range(rounds):
+        order = frameworks if r % 2 == 0 else frameworks[::-1]
+        for fw in order:
+            out[fw].append(run_child(part, fw, repeats, env))
+            print(f"  {part} round {r + 1}/{rounds} {fw}", flush=True)
+    return out
 
 
-def bench_layer(torch, layer, batch, repeats):
-    """Forward and backward (input, weight and bias gradients) of one conv layer."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, layer.c_in, layer.size, layer.size)).astype(np.float32)
-    w_shape = ((layer.c_in, layer.c_out) if layer.transposed else (layer.c_out, layer.c_in))
-    w = (rng.standard_normal(w_shape + (layer.k, layer.k)) * 0.1).astype(np.float32)
-    b = np.zeros(layer.c_out, np.float32)
-    out = layer.out_size()
-    g = rng.standard_normal((batch, layer.c_out, out, out)).astype(np.float32)
-    needs_x = layer.c_in != 1  # the first conv sees the image: no input gradient in training
-    pad = 0 if layer.k != 3 else 1
-    stride = 2 if layer.transposed else 1
-
-    xs = {"tinyunet": [tu.Tensor(a, requires_grad=r) for a, r in ((x, needs_x), (w, 1), (b, 1))],
-          "torch": [torch.tensor(a, requires_grad=bool(r)) for a, r in
-                    ((x, needs_x), (w, 1), (b, 1))]}
-
-    def forward(which):
-        xt, wt, bt = xs[which]
-        if which == "torch":
-            f = torch.nn.functional
-            return (f.conv_transpose2d(xt, wt, bt, stride=stride) if layer.transposed
-                    else f.conv2d(xt, wt, bt, padding=pad))
-        return (F.conv_transpose2d(xt, wt, bt, stride=stride) if layer.transposed
-                else F.conv2d(xt, wt, bt, padding=pad))
-
-    fwd = side_by_side(lambda: forward("tinyunet"), lambda: forward("torch"), repeats)
-    pending, gt = {}, torch.from_numpy(g)
-
-    def setup(which):
-        for t in xs[which]:
-            t.grad = None
-        pending[which] = forward(which)
-
-    bwd = side_by_side(lambda: pending["tinyunet"].backward(g),
-                       lambda: pending["torch"].backward(gt), repeats, setup=setup)
-    flop = layer.forward_flop(batch)
-    return {"name": layer.name, "fwd": fwd, "bwd": bwd, "fwd_flop": flop,
-            "bwd_flop": flop * (2 if needs_x else 1)}
+def summary(values) -> dict:
+    """Median and spread (smallest, largest) of per-round values."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "rounds": list(values)}
 
 
-def bench_ops(torch, batch, repeats):
-    """Max-pool, concat and upsampling at the sizes of the U-Net's top level."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((batch, 16, 128, 128)).astype(np.float32)
-    s = rng.standard_normal((batch, 32, 64, 64)).astype(np.float32)
-    f = torch.nn.functional
-    cases = [
-        ("max_pool2d 2x2 16@128", lambda t: F.max_pool2d(t[0], 2),
-         lambda t: f.max_pool2d(t[0], 2), [a]),
-        ("cat 16+16@128", lambda t: F.cat(t, dim=1), lambda t: torch.cat(t, dim=1), [a, a]),
-        ("upsample nearest x2 32@64", lambda t: F.interpolate(t[0], scale_factor=2),
-         lambda t: f.interpolate(t[0], scale_factor=2), [s]),
-        ("upsample bilinear x2 32@64",
-         lambda t: F.interpolate(t[0], scale_factor=2, mode="bilinear", align_corners=False),
-         lambda t: f.interpolate(t[0], scale_factor=2, mode="bilinear", align_corners=False),
-         [s]),
-    ]
-    return [{"name": name, **_bench_op(torch, ours, theirs, arrays, repeats)}
-            for name, ours, theirs, arrays in cases]
+def _per_round(answers, key=lambda a: statistics.median(a["s"])):
+    return summary([key(a) for a in answers])
 
 
-def _bench_op(torch, ours, theirs, arrays, repeats):
-    xs = {"tinyunet": [tu.Tensor(x, requires_grad=True) for x in arrays],
-          "torch": [torch.tensor(x, requires_grad=True) for x in arrays]}
-    fns = {"tinyunet": ours, "torch": theirs}
-    fwd = side_by_side(lambda: ours(xs["tinyunet"]), lambda: theirs(xs["torch"]), repeats)
-    pending, grads = {}, {}
-
-    def setup(which):
-        for t in xs[which]:
-            t.grad = None
-        y = pending[which] = fns[which](xs[which])
-        if which not in grads:
-            g = np.ones(y.shape, np.float32)
-            grads[which] = g if which == "tinyunet" else torch.from_numpy(g)
-
-    bwd = side_by_side(lambda: pending["tinyunet"].backward(grads["tinyunet"]),
-                       lambda: pending["torch"].backward(grads["torch"]), repeats, setup=setup)
-    return {"fwd": fwd, "bwd": bwd}
+def timed_part(part, rounds, repeats) -> dict:
+    """step / inference / ceiling: the per-process medians summarised over rounds."""
+    if part == "ceiling":
+        got = alternate(part, rounds, repeats, ("numpy", "torch"))
+        return {fw: _per_round(a, lambda x: x["gflops"]) for fw, a in got.items()}
+    got = alternate(part, rounds, repeats)
+    return {fw: _per_round(a) for fw, a in got.items()} | {"processes": got}
 
 
-# ----- the whole network ----------------------------------------------------------------------
+def table_part(part, rounds, repeats) -> dict:
+    """layers / ops: ``{name: {pass: {framework: summary}}}``."""
+    got = alternate(part, rounds, repeats)
+    return {name: {p: {fw: summary([statistics.median(a["table"][name][p]) for a in got[fw]])
+                       for fw in FRAMEWORKS} for p in ("fwd", "bwd")}
+            for name in got["tinyunet"][0]["table"]}
 
 
-def bench_training_step(torch, batch, size, repeats):
-    """Forward, cross-entropy, backward, SGD on the reference U-Net, both frameworks."""
-    from tinyunet.optim import SGD
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 1, size, size)).astype(np.float32)
-    y = rng.integers(0, 2, (batch, size, size))
-    ours, theirs = tinyunet_unet(), torch_unet()
-    for name, model in (("tinyunet", ours.parameters()), ("torch", theirs.parameters())):
-        count = sum(int(np.prod(p.shape)) for p in model)
-        assert count == PARAMETERS, f"{name} U-Net has {count} parameters, not {PARAMETERS}"
-    opt, topt = SGD(ours.parameters(), lr=0.01), torch.optim.SGD(theirs.parameters(), lr=0.01)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step_ours():
-        opt.zero_grad()
-        F.cross_entropy(ours(tu.Tensor(x)), y).backward()
-        opt.step()
-
-    def step_torch():
-        topt.zero_grad()
-        torch.nn.functional.cross_entropy(theirs(xt), yt).backward()
-        topt.step()
-
-    return side_by_side(step_ours, step_torch, repeats, warmup=2)
+def memory_part(rounds) -> dict:
+    got = alternate("memory", rounds, 0)
+    keys = ("rss_after_import_mib", "rss_after_warmup_mib", "peak_rss_mib")
+    return {fw: {k: _per_round(a, lambda x, k=k: x[k]) for k in keys} for fw, a in got.items()}
 
 
-def bench_inference(torch, size, repeats):
-    """One size x size image through the U-Net, no gradients."""
-    x = np.random.default_rng(0).standard_normal((1, 1, size, size)).astype(np.float32)
-    ours, theirs = tinyunet_unet(), torch_unet()
-    xt = torch.from_numpy(x)
-
-    def infer_ours():
-        with tu.no_grad():
-            ours(x)
-
-    def infer_torch():
-        with torch.no_grad():
-            theirs(xt)
-
-    return side_by_side(infer_ours, infer_torch, repeats)
-
-
-def in_subprocess(mode, framework, env=None):
-    out = subprocess.run([sys.executable, "-m", "benchmarks.child", mode, framework],
-                         cwd=os.path.dirname(HERE), env={**os.environ, **(env or {})},
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def bench_processes():
-    """Peak memory (each framework alone in its process) and startup, cold and warm cache."""
-    res = {"memory": {fw: in_subprocess("memory", fw) for fw in ("tinyunet", "torch")}}
-    with tempfile.TemporaryDirectory() as cache:
-        env = {"NUMBA_CACHE_DIR": cache}
-        res["startup_cold"] = in_subprocess("startup", "tinyunet", env)
-        res["startup_warm"] = in_subprocess("startup", "tinyunet", env)
-    res["startup_torch"] = in_subprocess("startup", "torch")
+def startup_part(rounds) -> dict:
+    """tinyunet with an empty numba cache, then the same cache again; torch as it comes."""
+    out = {"cold": [], "warm": [], "torch": []}
+    for r in range(rounds):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {"NUMBA_CACHE_DIR": cache}
+            out["cold"].append(run_child("startup", "tinyunet", 0, env))
+            out["warm"].append(run_child("startup", "tinyunet", 0, env))
+        out["torch"].append(run_child("startup", "torch", 0))
+        print(f"  startup round {r + 1}/{rounds}", flush=True)
+    res = {}
+    for k, answers in out.items():
+        res[k] = {m: _per_round(answers, lambda a, m=m: a[m]) for m in ("import_s",
+                                                                        "first_step_s")}
+        res[k]["total_s"] = _per_round(answers, lambda a: a["import_s"] + a["first_step_s"])
+    res["compiled_on_import"] = out["warm"][0]["compiled_on_import"]
     return res
 
 
-# ----- the run --------------------------------------------------------------------------------
+def extra_part(name, rounds) -> dict:
+    """A part from EXTRA_PARTS, run in a process of its own (whatever it imports stays
+    there)."""
+    module, run, _ = EXTRA_PARTS[name]
+    code = (f"import json, benchmarks.{module} as m; "
+            f"print(json.dumps(m.{run}({int(rounds)})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_environment(),
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark part {name!r} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine(torch):
-    import numba
-
-    model = platform.processor()
+def machine() -> dict:
+    cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {
-        "cpu": model, "cores": threads.num_threads(), "os": platform.platform(),
-        "python": platform.python_version(), "numpy": np.__version__,
-        "numba": numba.__version__, "torch": torch.__version__, "tinyunet": tu.__version__,
-        "torch_threads": torch.get_num_threads(), "tinyunet_threads": threads.num_threads(),
-        "load_average": os.getloadavg(),
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY",
-                                               "OPENBLAS_THREAD_TIMEOUT", "NUMBA_NUM_THREADS")},
-    }
+    probe = ("import json, numpy, numba, torch, platform; print(json.dumps({'numpy': "
+             "numpy.__version__, 'numba': numba.__version__, 'torch': torch.__version__}))")
+    versions = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                         text=True, check=True, env=clean_environment()).stdout)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "os": platform.platform(),
+            "python": platform.python_version(), **versions,
+            "started": time.strftime("%Y-%m-%d %H:%M"), "load_average": os.getloadavg()}
 
 
-def run(quick=False, only=None):
-    import torch
-
-    torch.set_num_threads(threads.num_threads())  # the same thread count for both
-    tu.set_kernels("numba")
-    repeats = 3 if quick else 7
-    res = {"machine": machine(torch)}
-
-    def want(part):
-        return only is None or part in only
-
-    res["ceiling"] = sgemm_ceiling(torch, repeats=repeats)
-    print("sgemm GFLOP/s", res["ceiling"], flush=True)
-    if want("layers"):
-        res["layers"] = []
-        for layer in reference_layers(128):
-            r = bench_layer(torch, layer, 8, repeats)
-            res["layers"].append(r)
-            print(f"{r['name']:28s} fwd {r['fwd'][0]*1e3:7.1f} / {r['fwd'][1]*1e3:7.1f} ms"
-                  f"   bwd {r['bwd'][0]*1e3:7.1f} / {r['bwd'][1]*1e3:7.1f} ms", flush=True)
-    if want("ops"):
-        res["ops"] = bench_ops(torch, 8, repeats)
-        for r in res["ops"]:
-            print(f"{r['name']:28s} fwd {r['fwd'][0]*1e3:7.1f} / {r['fwd'][1]*1e3:7.1f} ms"
-                  f"   bwd {r['bwd'][0]*1e3:7.1f} / {r['bwd'][1]*1e3:7.1f} ms", flush=True)
-    if want("step"):
-        res["step"] = bench_training_step(torch, 8, 128, repeats)
-        res["step_flop"] = 3 * forward_flop(8, 128)
-        print("training step", res["step"], flush=True)
-    if want("inference"):
-        res["inference"] = bench_inference(torch, 512, repeats)
-        res["inference_flop"] = forward_flop(1, 512)
-        print("inference 512", res["inference"], flush=True)
-    if want("processes"):
-        res["processes"] = bench_processes()
-        print(json.dumps(res["processes"]), flush=True)
+def run(only=None, quick=False) -> dict:
+    plan = QUICK if quick else PLAN
+    parts = list(plan) + list(EXTRA_PARTS)
+    res = {"machine": machine(), "plan": {p: plan[p] for p in plan}}
+    for part in parts:
+        if only and part not in only:
+            continue
+        print(f"{part} ...", flush=True)
+        t = time.perf_counter()
+        if part in EXTRA_PARTS:
+            res[part] = extra_part(part, plan["step"][0])
+        elif part in ("step", "inference", "ceiling"):
+            res[part] = timed_part(part, *plan[part])
+        elif part in ("layers", "ops"):
+            res[part] = table_part(part, *plan[part])
+        elif part == "memory":
+            res[part] = memory_part(plan[part][0])
+        elif part == "startup":
+            res[part] = startup_part(plan[part][0])
+        elif part == "breakdown":
+            res[part] = run_child("breakdown", "tinyunet", plan[part][1])
+        print(f"{part} done in {time.perf_counter() - t:.0f} s", flush=True)
+        _save(res)  # a long run keeps what it has if a later part fails
     res["machine"]["load_average_end"] = os.getloadavg()
     return res
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
-    parser.add_argument("--only", nargs="*", help="layers ops step inference processes")
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args(argv)
-    res = run(args.quick, args.only)
+def _save(res):
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m benchmarks\n  python -m benchmarks --quick --no-write\n"
+               "  python -m benchmarks --only step inference")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser.add_argument("--only", nargs="*", metavar="PART",
+                        help=f"some of: {' '.join(list(PLAN) + list(EXTRA_PARTS))}")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; write neither RESULTS.md nor the chart")
+    args = parser.parse_args(argv)
+    res = run(args.only, args.quick)
     if not args.no_write:
         from .report import write_report
 
         write_report(res, HERE)
+        print(f"wrote {os.path.join(HERE, 'RESULTS.md')} and results.png")

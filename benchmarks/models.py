@@ -2,10 +2,15 @@
 
 Reference: in 1, classes 2, base 16, depth 4, two 3x3 same convs + ReLU per block, 2x2
 max-pool, 2x2 stride-2 transposed conv, concat skips, 1x1 head; 1,940,834 parameters.
+
+This module imports neither framework at the top: the harness, which must not have imported
+tinyunet when it starts a torch process, reads the layer list from here.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
 
 CONFIG = dict(in_channels=1, num_classes=2, base_channels=16, depth=4)
@@ -65,7 +70,14 @@ def tinyunet_unet():
 
 
 def torch_unet():
-    """The same network in PyTorch, module for module (the twin the tests compare against)."""
-    from tinyunet.torch_twins import UNet
+    """The same network in PyTorch, module for module (the twin the tests compare against).
 
-    return UNet(**CONFIG)
+    Loaded from its file, not as ``tinyunet.torch_twins``: importing that package would run
+    ``tinyunet/__init__``, whose thread settings (``tinyunet/threads.py``) must not reach the
+    torch process."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, os.pardir, "tinyunet", "torch_twins", "unet.py")
+    spec = importlib.util.spec_from_file_location("benchmarks_torch_twin_unet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.UNet(**CONFIG)

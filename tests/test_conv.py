@@ -289,7 +289,7 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
 @pytest.mark.parametrize("items_per_worker", [1, 4])
 def test_im2col_with_samples_side_by_side_agrees_with_reference(items_per_worker, monkeypatch):
     """im2col puts small images side by side into one product when the batch is big enough
-    (layout.groups); both ways must give the reference's numbers."""
+    (layout.side_by_side); both ways must give the reference's numbers."""
     monkeypatch.setattr(numba_cpu.layout, "ITEMS_PER_WORKER", items_per_worker)
     g = np.random.default_rng(12)
     x, w, b = g.standard_normal((5, 3, 6, 7)), g.standard_normal((4, 3, 3, 3)), g.standard_normal(4)

@@ -41,10 +41,17 @@ def _cores() -> int:
 
 _NUM_THREADS = max(1, int(os.environ.get("TINYUNET_NUM_THREADS", _cores())))
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # spin 2**4 cycles, then sleep
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("NUMBA_NUM_THREADS", str(_NUM_THREADS))
+_DEFAULTS = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OPENBLAS_THREAD_TIMEOUT": "4",  # spin 2**4 cycles, then sleep
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "NUMBA_NUM_THREADS": str(_NUM_THREADS),
+}
+# The variables this import added (not those the environment already had): a process that
+# starts other programs (benchmarks/harness.py) takes them out of the children's environment.
+SET_BY_TINYUNET = tuple(k for k in _DEFAULTS if k not in os.environ)
+for _key in SET_BY_TINYUNET:
+    os.environ[_key] = _DEFAULTS[_key]
 
 
 def _openblas():

@@ -6,26 +6,34 @@ from pathlib import Path
 
 from .common import command
 
-DEMO_TARGET_DICE = 0.90
+DEMO_TARGET_DICE = 0.95
+MILESTONES = (0.90, 0.95)  # the Dice values whose time the demo reports
+DEMO_SECONDS = 100.0       # the cap: a fresh clone's `make demo` must be over in 2 minutes
 
 
 def add_demo(commands):
     p = command(
-        commands, "demo", "train the reference U-Net on synthetic cells in a few minutes",
+        commands, "demo", "train the reference U-Net on synthetic cells in about a minute",
         description=(
             "Train the reference U-Net (1 input channel, 2 classes, base 16 channels, depth 4,\n"
             "'same' convs, transposed-conv upsampling, concatenated skips) on synthetic\n"
-            "microscopy images for a fixed wall-clock budget, then report the validation Dice on\n"
-            "held-out images. Writes checkpoints, metrics.csv/json and figures to --out.\n"
+            "microscopy images until the validation Dice on held-out images reaches --target\n"
+            "(checked every 40 steps), or --seconds run out. Reports how long it took to reach\n"
+            "Dice 0.90 and 0.95, and writes checkpoints, metrics.csv/json and figures to --out.\n"
             "Exits with status 1 if the validation Dice stays below --target."),
         examples=["tinyunet demo --out runs/demo",
-                  "tinyunet demo --out runs/quick --seconds 60 --target 0"])
+                  "tinyunet demo --keep-going --seconds 150   # train on past the target",
+                  "tinyunet demo --out runs/quick --seconds 30 --target 0"])
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--seconds", type=float, default=150.0,
-                   help="training budget in wall-clock seconds, validation included "
-                        "(default: 150)")
+    p.add_argument("--seconds", type=float, default=DEMO_SECONDS,
+                   help="the most training may take in wall-clock seconds, validation "
+                        f"included; the learning rate anneals to 0 over it (default: "
+                        f"{DEMO_SECONDS:g})")
     p.add_argument("--target", type=float, default=DEMO_TARGET_DICE,
-                   help=f"validation Dice the demo must reach (default: {DEMO_TARGET_DICE})")
+                   help=f"validation Dice to reach; training stops there (default: "
+                        f"{DEMO_TARGET_DICE})")
+    p.add_argument("--keep-going", action="store_true",
+                   help="train for all of --seconds, even after reaching --target")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="where to train: cpu, or cuda (needs pip install 'tinyunet[gpu]')")
@@ -62,6 +70,12 @@ def compile_kernels(model, channels: int = 1):
     model.zero_grad()
 
 
+def first_reached(history, dice):
+    """Training seconds (validation included) at the first validation with Dice >= ``dice``,
+    or None."""
+    return next((row["seconds"] for row in history if row["val_dice"] >= dice), None)
+
+
 def run_demo(args) -> int:
     import time
 
@@ -69,31 +83,41 @@ def run_demo(args) -> int:
 
     from ..train import draw_figures, make_trainer
 
+    started = time.perf_counter()
     config = demo_config(args.seconds, args.seed)
     config.device = args.device
     out = Path(args.out)
-    print(f"tinyunet demo: the reference U-Net on synthetic cells, {args.seconds:g} s budget, "
+    until = "for" if args.keep_going else f"until validation Dice {args.target:g}, at most"
+    print(f"tinyunet demo: the reference U-Net on synthetic cells, {until} {args.seconds:g} s, "
           f"{numba.get_num_threads()} numba threads")
     print(f"  making {config.train_images} training and {config.val_images} held-out "
           f"{config.image_size}x{config.image_size} images ...", flush=True)
     trainer = make_trainer(config, out, progress=not args.no_progress)
+    if not args.keep_going:
+        trainer.stop_when = lambda row: row["val_dice"] >= args.target
     n_params = sum(p.numel() for p in trainer.model.parameters())
     tic = time.perf_counter()
     compile_kernels(trainer.model)
     print(f"  kernels compiled (or loaded from numba's cache) in {time.perf_counter() - tic:.1f} s")
     print(f"  training on random {config.crop}x{config.crop} crops, batch {config.batch_size}, "
-          f"Adam lr {config.lr:g} annealed to 0, {n_params:,} parameters", flush=True)
+          f"Adam lr {config.lr:g} annealed to 0 over {args.seconds:g} s, {n_params:,} "
+          "parameters", flush=True)
     result = trainer.fit()
     figures = draw_figures(trainer)
     dice = result["val_dice"]
     print(f"\ntrained {result['steps']} steps in {result['train_seconds']:.1f} s, validation "
           f"included ({result['seconds_per_step']:.3f} s per training step)")
+    for milestone in MILESTONES:
+        at = first_reached(result["history"], milestone)
+        print(f"  validation Dice {milestone:.2f} " + (f"reached after {at:.1f} s of training"
+                                                      if at is not None else "not reached"))
     print(f"validation on {config.val_images} held-out images: Dice {dice:.4f}, "
           f"IoU {result['val_iou']:.4f}, pixel accuracy {result['val_pixel_accuracy']:.4f} "
           f"(best Dice {result['best_val_dice']:.4f} at epoch {result['best_epoch']})")
     print(f"figures:     {figures['curves']}\n             {figures['predictions']}")
     print(f"checkpoints: {trainer.last_path}, {trainer.best_path}")
     print(f"metrics:     {out / 'metrics.csv'}, {out / 'metrics.json'}")
+    print(f"the whole demo took {time.perf_counter() - started:.1f} s")
     if dice >= args.target:
         print(f"target reached: validation Dice {dice:.4f} >= {args.target:g}")
         return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..ops.concat import cat, center_crop
+from ..ops.conv_relu import conv2d_relu
 
 
 def norm_layer(norm: str | None, channels: int) -> nn.Module:
@@ -47,8 +48,16 @@ class ConvBlock(nn.Module):
         self.act2 = nn.ReLU()
 
     def forward(self, x):
-        x = self.act1(self.norm1(self.conv1(x)))
-        return self.act2(self.norm2(self.conv2(x)))
+        x = _conv_norm_act(self.conv1, self.norm1, self.act1, x)
+        return _conv_norm_act(self.conv2, self.norm2, self.act2, x)
+
+
+def _conv_norm_act(conv, norm, act, x):
+    """act(norm(conv(x))). With no norm between a conv and its ReLU, the two are one op
+    (``ops/conv_relu.py``): the same numbers, without the pre-activation map in memory."""
+    if isinstance(norm, nn.Identity) and type(act) is nn.ReLU and conv.groups == 1:
+        return conv2d_relu(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation)
+    return act(norm(conv(x)))
 
 
 class SkipConnection(nn.Module):

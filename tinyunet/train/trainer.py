@@ -84,13 +84,16 @@ class Trainer:
         progress: show a tqdm bar during each epoch (a line per epoch is printed anyway).
         config: the training settings (a JSON-able dict) saved in every checkpoint.
         callbacks: ``cb(trainer)`` called after every optimizer step.
+        stop_when: ``stop_when(row) -> bool``, asked after each validation with that epoch's
+            row of :attr:`history`; True ends the run there (early stopping: status
+            ``"stopped early"``).
     """
 
     def __init__(self, model, train_loader, val_loader, out_dir, *, optimizer=None,
                  loss_fn=None, epochs: int | None = 10, steps_per_epoch: int | None = None,
                  max_seconds: float | None = None, anneal: bool = False,
                  num_classes: int | None = None, progress: bool = True,
-                 config: dict | None = None, callbacks=()):
+                 config: dict | None = None, callbacks=(), stop_when=None):
         self.model = model
         self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
         self.loss_fn = loss_fn or dice_ce_loss
@@ -113,6 +116,7 @@ class Trainer:
         self.progress = progress
         self.config = dict(config or {})
         self.callbacks = list(callbacks)
+        self.stop_when = stop_when
         # where the run is: everything below goes into a checkpoint
         self.epoch = 0                 # epochs completed
         self.step = 0                  # optimizer steps taken
@@ -171,6 +175,9 @@ class Trainer:
                 finished = self._train_epoch(batches, deadline, clock)
                 if self.epoch_step > 0:  # a budget-shortened epoch is still validated and saved
                     self._end_epoch(clock)
+                    if self.stop_when is not None and self.stop_when(self.history[-1]):
+                        self.status = "stopped early"
+                        break
                 if not finished:
                     self.status = "max_seconds"
                     self._log(f"time budget of {self.max_seconds:g} s used up after "

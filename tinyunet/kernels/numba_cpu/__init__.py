@@ -1,7 +1,7 @@
 """The numba_cpu kernel set. See tinyunet.kernels for the contract every set follows."""
 
-from .activation import relu, relu_backward
-from .conv import conv2d, conv2d_grad_weight, conv_transpose2d
+from .activation import relu, relu_backward, relu_backward_sum
+from .conv import conv2d, conv2d_grad_weight, conv2d_relu, conv_transpose2d
 from .interpolate import (
     upsample_bilinear2d,
     upsample_bilinear2d_backward,
@@ -13,6 +13,7 @@ from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backwa
 __all__ = [
     "relu", "relu_backward",
     "conv2d", "conv2d_grad_weight", "conv_transpose2d",
+    "conv2d_relu", "relu_backward_sum",  # fused kernels: only this set has them
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "upsample_nearest2d", "upsample_nearest2d_backward",
     "upsample_bilinear2d", "upsample_bilinear2d_backward",

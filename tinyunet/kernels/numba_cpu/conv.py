@@ -37,11 +37,10 @@ all three algorithms to them.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ...threads import parallel_for
 from . import direct, winograd
-from .layout import blocks, groups, parts, units, workspace
+from .layout import channel_ranges, channel_splits, kernel, sample_channels, side_by_side, workspace
 
 # Below this many channels in or out, Winograd's 16 products are too thin for BLAS to repay
 # its transforms, and the direct kernel wins (measured on the U-Net's 16 -> 32 @64 and
@@ -75,13 +74,13 @@ def _algorithm(kH, kW, stride, dilation, W_out, C_in, C_out, weight_grad=False):
 # ----- im2col and col2im --------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def _im2col(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, col0):
     """Fill columns col0 to col0 + H_out*W_out of cols (C*kH*kW, ...) from one sample x (C, H, W).
 
     For each kernel tap (kh, kw) the output columns whose input column falls inside the image
     form one range [ow_lo, ow_hi); the rest read padding. Computing that range once makes the
-    inner loop a branch-free strided copy (element loops: see _pad).
+    inner loop a branch-free strided copy (element loops: see layout.pad).
     """
     C, H, W = x.shape
     for c in range(C):
@@ -107,7 +106,7 @@ def _im2col(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, col0):
                         row[ow] = 0.0
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
     """y (C, H_out, W_out) = b + scatter-add of cols (C*kH*kW, H_in*W_in): im2col's adjoint.
 
@@ -152,6 +151,16 @@ def _is_pointwise(kH, kW, stride, padding):
 
 def conv2d(x, w, b, stride, padding, dilation):
     """y = conv2d(x, w) + b, x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None."""
+    return _conv2d(x, w, b, stride, padding, dilation, relu=False)
+
+
+def conv2d_relu(x, w, b, stride, padding, dilation):
+    """relu(conv2d(x, w) + b) in one pass over the output: the ReLU is the epilogue of
+    whichever algorithm computes the conv (a fused kernel: ``tinyunet.ops.conv_relu``)."""
+    return _conv2d(x, w, b, stride, padding, dilation, relu=True)
+
+
+def _conv2d(x, w, b, stride, padding, dilation, relu):
     N, C_in, H, W = x.shape
     C_out, _, kH, kW = w.shape
     (ph, pw), (dh, dw) = padding, dilation
@@ -159,27 +168,39 @@ def conv2d(x, w, b, stride, padding, dilation):
     W_out = (W + 2 * pw - dw * (kW - 1) - 1) // stride[1] + 1
     algorithm = _algorithm(kH, kW, stride, dilation, W_out, C_in, C_out)
     if algorithm == "im2col":
-        return _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out)
-    return _conv_by(algorithm, x, w, b, (ph, pw), (ph, pw), dilation, H_out, W_out)
+        return _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out, relu)
+    return _conv_by(algorithm, x, w, b, (ph, pw), (ph, pw), dilation, H_out, W_out, relu)
 
 
-def _conv_by(algorithm, x, w, b, top_left, bottom_right, dilation, H_out, W_out):
+def _conv_by(algorithm, x, w, b, top_left, bottom_right, dilation, H_out, W_out, relu=False,
+             flip=False):
     """A stride-1 conv2d of x, zero-padded by top_left and bottom_right, by ``algorithm``;
-    by im2col (exact) when Winograd gives a non-finite result."""
-    if algorithm == "winograd":
-        y, finite = winograd.conv(x, w, b, top_left, H_out, W_out)
+    by im2col (exact) when Winograd gives a non-finite result. ``flip``: w is a transposed
+    conv's weight, to be read as _flipped(w)."""
+    if algorithm == "winograd":  # reads the flipped kernel in place
+        y, finite = winograd.conv(x, w, b, top_left, H_out, W_out, relu, flip)
         if finite:
             return y
-    elif algorithm == "direct":  # its sums have the reference's terms: no check needed
+    w = _flipped(w) if flip else w
+    if algorithm == "direct":  # its sums have the reference's terms: no check needed
         return direct.conv(x, np.ascontiguousarray(w), b, top_left, bottom_right, dilation,
-                           H_out, W_out)
+                           H_out, W_out, relu)
     (top, left), (bottom, right) = top_left, bottom_right
     if (top, left) != (bottom, right):  # im2col pads symmetrically: add the extra rows first
         x = np.pad(x, ((0, 0), (0, 0), (0, bottom - top), (0, right - left)))
-    return _im2col_conv(x, w, b, (1, 1), top_left, dilation, H_out, W_out)
+    return _im2col_conv(x, w, b, (1, 1), top_left, dilation, H_out, W_out, relu)
 
 
-def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out):
+def _bias_relu(y_n, b, relu):
+    """The epilogue of an im2col product, while the sample's output is still in cache:
+    y_n (C_out, P) += b, then max(y_n, 0) if ``relu`` (NaN stays NaN, as np.maximum)."""
+    if b is not None:
+        y_n += b[:, None]
+    if relu:
+        np.maximum(y_n, 0, out=y_n)
+
+
+def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out, relu=False):
     N, C_in, H, W = x.shape
     C_out, _, kH, kW = w.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -187,55 +208,52 @@ def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out):
     w_mat = w.reshape(C_out, K)
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
     pointwise = _is_pointwise(kH, kW, stride, padding)
-    n_parts = 1 if pointwise else parts(N, C_out)
-    if n_parts > 1:  # fewer samples than cores: split each one's channels instead
+    splits = 1 if pointwise else channel_splits(N, C_out)
+    if splits > 1:  # fewer samples than cores: split each one's channels instead
         cols = workspace("cols", (N, K, P), x.dtype)  # this thread's, shared
-        cin, cout = blocks(C_in, n_parts), blocks(C_out, n_parts)
+        cin, cout = channel_ranges(C_in, splits), channel_ranges(C_out, splits)
 
-        def fill(mine):  # input channels lo:hi are the column rows lo*kH*kW:hi*kH*kW
+        def gather(mine):  # input channels lo:hi are the column rows lo*kH*kW:hi*kH*kW
             for n, (lo, hi) in mine:
                 _im2col(x[n, lo:hi], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out,
                         cols[n, lo * kH * kW:hi * kH * kW], 0)
 
-        def multiply(mine):
+        def product(mine):  # output channels lo:hi: y[n, lo:hi] = w[lo:hi] @ cols[n]
             for n, (lo, hi) in mine:
                 y_n = y[n, lo:hi].reshape(hi - lo, P)
                 np.matmul(w_mat[lo:hi], cols[n], out=y_n)
-                if b is not None:
-                    y_n += b[lo:hi, None]
+                _bias_relu(y_n, None if b is None else b[lo:hi], relu)
 
-        parallel_for(fill, units(N, cin))
-        parallel_for(multiply, units(N, cout))
+        parallel_for(gather, sample_channels(N, cin))
+        parallel_for(product, sample_channels(N, cout))
         return y
 
     if pointwise:  # the columns are the input itself
 
-        def samples(mine):
+        def product(mine):
             for n in mine:
                 y_n = y[n].reshape(C_out, P)
                 np.matmul(w_mat, x[n].reshape(K, P), out=y_n)
-                if b is not None:
-                    y_n += b[:, None]  # while the sample's output is still in cache
+                _bias_relu(y_n, b, relu)
 
-        parallel_for(samples, range(N))
+        parallel_for(product, range(N))
         return y
 
-    def samples(mine):
-        for group in mine:
-            m = len(group) * P
+    def gather_and_product(mine):  # cols of a run of samples side by side, one product
+        for run in mine:
+            m = len(run) * P
             cols, out = workspace("cols", (K, m), x.dtype), workspace("out", (C_out, m), x.dtype)
-            for k, n in enumerate(group):
+            for k, n in enumerate(run):
                 _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
-            one = len(group) == 1  # then the product goes straight into the output
-            np.matmul(w_mat, cols, out=y[group[0]].reshape(C_out, P) if one else out)
-            for k, n in enumerate(group):
+            one = len(run) == 1  # then the product goes straight into the output
+            np.matmul(w_mat, cols, out=y[run[0]].reshape(C_out, P) if one else out)
+            for k, n in enumerate(run):
                 y_n = y[n].reshape(C_out, P)
                 if not one:
                     y_n[...] = out[:, k * P:(k + 1) * P]
-                if b is not None:
-                    y_n += b[:, None]
+                _bias_relu(y_n, b, relu)
 
-    parallel_for(samples, groups(N, P, _COLUMNS))
+    parallel_for(gather_and_product, side_by_side(N, P, _COLUMNS))
     return y
 
 
@@ -253,8 +271,8 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
     if stride == (1, 1) and qh >= 0 and qw >= 0:  # a conv2d in disguise (see _flipped)
         algorithm = _algorithm(kH, kW, stride, dilation, W_out, C_in, C_out)
         if algorithm != "im2col" or output_padding == (0, 0):  # gathering beats col2im
-            return _conv_by(algorithm, x, _flipped(w), b, (qh, qw), (qh + oph, qw + opw),
-                            dilation, H_out, W_out)
+            return _conv_by(algorithm, x, w, b, (qh, qw), (qh + oph, qw + opw), dilation,
+                            H_out, W_out, flip=True)
     K, P = C_out * kH * kW, H * W
 
     # (a 1x1 kernel with stride 1 never gets here: it is a conv2d in disguise, above)
@@ -262,13 +280,13 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
 
-    def samples(mine):
+    def product_and_scatter(mine):  # cols = w^T x[n], then scatter-add them into y[n]
         cols = workspace("cols", (K, P), x.dtype)
         for n in mine:
             np.matmul(w_t, x[n].reshape(C_in, P), out=cols)
             _col2im(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
 
-    parallel_for(samples, range(N))
+    parallel_for(product_and_scatter, range(N))
     return y
 
 
@@ -288,7 +306,7 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     if algorithm == "winograd":
         grad_w = _sum_per_worker(
             lambda mine, g: winograd.grad_weight(mine, x, grad_y, padding, g),
-            winograd.pieces(N, H_out, W_out), x, grad_y, kernel_size)
+            winograd.tile(N, H_out, W_out), x, grad_y, kernel_size)
     elif algorithm == "direct":
         grad_w = _sum_per_worker(
             lambda mine, g: direct.grad_weight(mine, x, grad_y, kH, padding, dilation, g),
@@ -298,7 +316,7 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     return _sum_per_worker(
         lambda mine, g: _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding,
                                             dilation, g),
-        groups(N, H_out * W_out, _COLUMNS), x, grad_y, kernel_size)
+        side_by_side(N, H_out * W_out, _COLUMNS), x, grad_y, kernel_size)
 
 
 def _sum_per_worker(grad_weight, items, x, grad_y, kernel_size):
@@ -320,7 +338,7 @@ def _sum_per_worker(grad_weight, items, x, grad_y, kernel_size):
 
 
 def _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding, dilation, grad_w):
-    """grad_w += the weight gradient of the sample groups ``mine``, as grad_y @ cols.T."""
+    """grad_w += the weight gradient of the runs of samples ``mine``, as grad_y @ cols.T."""
     N, C_in, H, W = x.shape
     _, C_out, H_out, W_out = grad_y.shape
     kH, kW = kernel_size
@@ -328,16 +346,16 @@ def _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding, dilation,
     K, P = C_in * kH * kW, H_out * W_out
     pointwise = _is_pointwise(kH, kW, stride, padding) and (H_out, W_out) == (H, W)
     term = np.empty((C_out, K), dtype=x.dtype)
-    for group in mine:
+    for run in mine:
         if pointwise:  # the columns are the input itself
-            for n in group:
+            for n in run:
                 np.matmul(grad_y[n].reshape(C_out, P), x[n].reshape(K, P).T, out=term)
                 grad_w += term.reshape(grad_w.shape)
             continue
-        m = len(group) * P
+        m = len(run) * P
         cols = workspace("cols", (K, m), x.dtype)
         grads = workspace("grad_y", (C_out, m), x.dtype)
-        for k, n in enumerate(group):
+        for k, n in enumerate(run):
             _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
             grads[:, k * P:(k + 1) * P] = grad_y[n].reshape(C_out, P)
         np.matmul(grads, cols.T, out=term)

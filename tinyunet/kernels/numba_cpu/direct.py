@@ -18,10 +18,9 @@ it can).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ...threads import parallel_for
-from .layout import blocks, pad, parts, units, workspace
+from .layout import channel_ranges, channel_splits, kernel, pad, sample_channels, workspace
 
 # Reorder float sums (to vectorise reductions) and fuse multiply-adds; unlike fastmath=True
 # this keeps NaN and inf semantics, so they still propagate as in PyTorch.
@@ -42,9 +41,10 @@ def fits(kW, stride, W_out, C_out):
     return kW == 3 and stride == (1, 1) and C_out % 4 == 0 and W_out >= MIN_WIDTH
 
 
-@njit(nogil=True, cache=True, fastmath=_FAST)
-def _conv3(xp, w, b, Wp, dh, dw, y):
-    """y (C_out, H_out, W_out) = b + conv of one padded sample with w (C_out, C_in, kH, 3).
+@kernel(fastmath=_FAST)
+def _conv3(xp, w, b, Wp, dh, dw, y, relu):
+    """y (C_out, H_out, W_out) = b + conv of one padded sample with w (C_out, C_in, kH, 3),
+    then max(y, 0) if ``relu``.
 
     xp (C_in, Hp*Wp) is the zero-padded input, flattened. In those flat coordinates output
     (oh, ow) sits at j = oh*Wp + ow and the tap (kh, kw) reads xp at j + kh*dh*Wp + kw*dw, so
@@ -63,6 +63,7 @@ def _conv3(xp, w, b, Wp, dh, dw, y):
     L = H_out * Wp - 2 * dw
     block = -(-L // -(-L // _BLOCK))  # equal blocks of at most _BLOCK: no short last one
     acc = np.empty((4, _BLOCK + 16), dtype=y.dtype)  # + 16: rows 4 KB apart alias in L1
+    zero = np.zeros(1, y.dtype)[0]
     for j0 in range(0, L, block):
         n = min(block, L - j0)
         for co in range(0, C_out, 4):
@@ -86,11 +87,11 @@ def _conv3(xp, w, b, Wp, dh, dw, y):
                 lo, hi = max(j0, oh * Wp), min(j0 + n, oh * Wp + W_out)
                 for i in range(4):
                     src, dst = acc[i, lo - j0:], y[co + i, oh, lo - oh * Wp:]
-                    for t in range(hi - lo):
-                        dst[t] = src[t]
+                    for t in range(hi - lo):  # NaN stays NaN, -0.0 becomes +0.0
+                        dst[t] = zero if relu and src[t] <= zero else src[t]
 
 
-@njit(nogil=True, cache=True, fastmath=_FAST)
+@kernel(fastmath=_FAST)
 def _conv3_grad_weight(xp, gp, Wp, kH, dh, dw, grad_w):
     """grad_w (C_out, C_in, kH, 3) += the weight gradient of one sample, as dot products.
 
@@ -143,8 +144,9 @@ def _conv3_grad_weight(xp, gp, Wp, kH, dh, dw, grad_w):
                 grad_w[co + 3, ci, kh, 2] += d2
 
 
-def conv(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
-    """The direct kernel on each sample, padded by top_left and bottom_right zeros."""
+def conv(x, w, b, top_left, bottom_right, dilation, H_out, W_out, relu=False):
+    """The direct kernel on each sample, padded by top_left and bottom_right zeros (and
+    max(y, 0) if ``relu``)."""
     N, C_in, H, W = x.shape
     C_out = w.shape[0]
     (top, left), (bottom, right) = top_left, bottom_right
@@ -152,29 +154,29 @@ def conv(x, w, b, top_left, bottom_right, dilation, H_out, W_out):
     bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
     y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
 
-    n_parts = parts(N, C_out)
-    if n_parts > 1:  # fewer samples than cores: split each one's channels instead
+    splits = channel_splits(N, C_out)
+    if splits > 1:  # fewer samples than cores: split each one's channels instead
         xp = workspace("padded", (N, C_in, Hp, Wp), x.dtype)  # this thread's, shared
-        cin, cout = blocks(C_in, n_parts), blocks(C_out, n_parts, 4)
+        cin, cout = channel_ranges(C_in, splits), channel_ranges(C_out, splits, 4)
 
-        def pad_blocks(mine):
+        def pad_channels(mine):
             for n, (lo, hi) in mine:
-                pad(x[n, lo:hi], top, left, xp[n, lo:hi])
+                pad(x[n, lo:hi], 0, top, left, xp[n, lo:hi], Hp)
 
-        def conv_blocks(mine):
+        def conv_channels(mine):
             for n, (lo, hi) in mine:
                 _conv3(xp[n].reshape(C_in, Hp * Wp), w[lo:hi], bias[lo:hi], Wp, dilation[0],
-                       dilation[1], y[n, lo:hi])
+                       dilation[1], y[n, lo:hi], relu)
 
-        parallel_for(pad_blocks, units(N, cin))
-        parallel_for(conv_blocks, units(N, cout))
+        parallel_for(pad_channels, sample_channels(N, cin))
+        parallel_for(conv_channels, sample_channels(N, cout))
         return y
 
     def samples(mine):
         xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
         for n in mine:
-            pad(x[n], top, left, xp)
-            _conv3(xp.reshape(C_in, Hp * Wp), w, bias, Wp, dilation[0], dilation[1], y[n])
+            pad(x[n], 0, top, left, xp, Hp)
+            _conv3(xp.reshape(C_in, Hp * Wp), w, bias, Wp, dilation[0], dilation[1], y[n], relu)
 
     parallel_for(samples, range(N))
     return y
@@ -190,7 +192,7 @@ def grad_weight(mine, x, grad_y, kH, padding, dilation, grad_w):
     xp = workspace("padded", (C_in, Hp, Wp), x.dtype)
     gp = workspace("grad_y", (C_out, H_out, Wp), x.dtype)
     for n in mine:
-        pad(x[n], ph, pw, xp)
-        pad(grad_y[n], 0, 0, gp)
+        pad(x[n], 0, ph, pw, xp, Hp)
+        pad(grad_y[n], 0, 0, 0, gp, H_out)
         _conv3_grad_weight(xp.reshape(C_in, Hp * Wp), gp.reshape(C_out, H_out * Wp), Wp, kH,
                            dh, dw, grad_w)

@@ -1,17 +1,17 @@
-"""Scratch space and shares of work for the conv kernels: padding, workspaces, groups, parts.
+"""What the conv kernels share: how they are compiled, padding, workspaces, shares of work.
 
 Every conv kernel in this set follows one plan (see tinyunet/threads.py): the samples of a
 batch are shared out to the cores, and a worker takes a sample from start to finish in its
 own workspaces (the padded input, the column matrix, the transformed tiles), which are reused
 from call to call instead of allocated and page-faulted each time. Two refinements:
 
-* small images go a few samples at a time, side by side in one matrix (``groups``), when
-  the batch is big enough: a matrix product only 64 columns wide is too thin for BLAS, but
-  a worker left waiting at the join costs more;
+* small images go a few samples at a time, side by side in one matrix product
+  (``side_by_side``) when the batch is big enough: a product only 64 columns wide is too thin
+  for BLAS, but a worker left waiting at the join costs more;
 * a batch smaller than the core count (inference on one image) would leave cores idle, so
-  there the direct and im2col kernels cut each sample into channel blocks instead
-  (``parts``, ``blocks``, ``units``); Winograd cuts a large image into bands of rows
-  (winograd.pieces), and leaves a small one (a 32x32 level at batch 1) to one core.
+  there the direct and im2col kernels cut each sample's channels into ranges instead
+  (``channel_ranges``, ``sample_channels``); Winograd cuts a large image into bands of tile
+  rows (``winograd.tile``), and leaves a small one (a 32x32 level at batch 1) to one core.
 """
 
 from __future__ import annotations
@@ -25,27 +25,38 @@ from numba import njit
 from ...threads import num_threads
 
 
-@njit(nogil=True, cache=True)
-def pad(x, top, left, xp):
-    """xp[c, i, j] = x[c, i - top, j - left], 0 where that is outside x (top, left >= 0).
+def kernel(**options):
+    """``numba.njit`` as every kernel of this set is compiled: without the GIL (the workers of
+    ``parallel_for`` run it side by side), cached on disk, with NumPy's error model (a
+    division by zero gives inf, as in NumPy, instead of raising) and without the C-callable
+    wrapper numba builds for ``cfunc`` use (only Python calls these). The last two only cut
+    compile time: a cold start compiles every kernel once."""
+    return njit(nogil=True, cache=True, error_model="numpy", no_cfunc_wrapper=True, **options)
 
-    What does not fit in xp is cut. Plain element loops: numba turns them into vector copies,
-    while a slice assignment per row costs more than the row itself on small images. (numba
-    wraps negative indices, so the loops index with non-negative ranges into slices: a
-    signed shift would cost a check per element and stop LLVM from vectorising.)
+
+@kernel()
+def pad(x, row0, top, left, xp, rows):
+    """xp[c, i, j] = x[c, row0 + i - top, j - left] for i < rows, 0 where that is outside x.
+
+    x (C, H, W) and xp (C, Hp, Wp) with rows <= Hp: the padded copy of the rows of x from
+    row0 - top on (a band of the image, when row0 > 0); what does not fit in xp is cut. Plain
+    element loops: numba turns them into vector copies, while a slice assignment per row costs
+    more than the row itself on small images. (numba wraps negative indices, so the loops
+    index with non-negative ranges into slices: a signed shift would cost a check per element
+    and stop LLVM from vectorising.)
     """
     C, H, W = x.shape
-    _, Hp, Wp = xp.shape
+    Wp = xp.shape[2]
     left = min(left, Wp)
     n = min(W, Wp - left)  # the columns of x that land in xp
     for c in range(C):
-        for i in range(Hp):
-            row = xp[c, i]
-            if i < top or i - top >= H:
+        for i in range(rows):
+            row, r = xp[c, i], row0 + i - top
+            if r < 0 or r >= H:
                 for j in range(Wp):
                     row[j] = 0.0
                 continue
-            src, dst = x[c, i - top], row[left:]
+            src, dst = x[c, r], row[left:]
             for j in range(left):
                 row[j] = 0.0
             for j in range(n):
@@ -81,29 +92,28 @@ def workspace(name, shape, dtype, skew=0):
 ITEMS_PER_WORKER = 4
 
 
-def groups(N, P, columns):
-    """range(N) in groups of consecutive samples, to go side by side into one matrix of
-    about ``columns`` columns (P per sample); small enough for ITEMS_PER_WORKER groups a
-    worker."""
+def side_by_side(N, P, columns):
+    """range(N) in runs of consecutive samples whose P columns each go side by side into one
+    product about ``columns`` wide; short enough for ITEMS_PER_WORKER runs a worker."""
     g = max(1, min(-(-N // (num_threads() * ITEMS_PER_WORKER)), columns // P))
     return [range(i, min(i + g, N)) for i in range(0, N, g)]
 
 
-def parts(N, C):
-    """Into how many channel blocks each sample is cut: 1 when the batch alone keeps every
-    core busy, else enough blocks (of at least 4 of the C channels) for one per core."""
+def channel_splits(N, C):
+    """Into how many channel ranges each sample is cut: 1 when the batch alone keeps every
+    core busy, else enough ranges (of at least 4 of the C channels) for one per core."""
     if N == 0 or N >= num_threads():
         return 1
     return max(1, min(-(-num_threads() // N), C // 4))
 
 
-def blocks(C, parts, multiple=1):
-    """range(C) cut into ``parts`` (lo, hi) blocks of nearly equal size, lo a multiple of
+def channel_ranges(C, splits, multiple=1):
+    """range(C) cut into ``splits`` (lo, hi) ranges of nearly equal size, lo a multiple of
     ``multiple`` (the direct kernel's four output channels per pass)."""
-    cuts = [min(C, -(-C * p // parts // multiple) * multiple) for p in range(parts + 1)]
-    return [(cuts[p], cuts[p + 1]) for p in range(parts)]
+    cuts = [min(C, -(-C * p // splits // multiple) * multiple) for p in range(splits + 1)]
+    return [(cuts[p], cuts[p + 1]) for p in range(splits)]
 
 
-def units(N, blocks):
-    """Every (sample, channel block) pair: the items of a batch cut into parts."""
-    return [(n, block) for n in range(N) for block in blocks]
+def sample_channels(N, ranges):
+    """Every (sample, channel range) pair: the work items of a batch cut by channels."""
+    return [(n, r) for n in range(N) for r in ranges]

@@ -1,8 +1,10 @@
-"""Pooling, fast: the reference loops compiled by numba, one thread per (n, c) plane.
+"""Pooling, fast: the reference loops compiled by numba, the (n, c) planes shared out.
 
 Same formulas and the same tie rule as ``tinyunet.kernels.reference.pool`` (read that file
-for the math). Planes are independent, so ``prange`` over the N*C planes needs no locks: even
-the scatter-adds of the backward passes stay inside one plane.
+for the math). Planes are independent, so sharing out the N*C planes needs no locks: even
+the scatter-adds of the backward passes stay inside one plane. The U-Net's 2x2 pool and the
+max-pool backward go to the workers of ``threads.parallel_for``, like the conv kernels (and
+compile faster than numba's ``prange``, which the other shapes use).
 """
 
 import math
@@ -10,10 +12,25 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ...threads import parallel_for
+from .layout import kernel
 
-@njit(cache=True)
+
 def _out_size(size, k, s, p):
     return (size + 2 * p - k) // s + 1
+
+
+# Input pixels per work item: 64K floats, a quarter of L2, enough to repay waking a worker.
+_PLANE_ELEMENTS = 1 << 16
+
+
+def _planes_shared_out(loop, P, per_item):
+    """Run loop(lo, hi) over the planes range(P), ``per_item`` planes per work item."""
+    def work(mine):
+        for lo in mine:
+            loop(lo, min(P, lo + per_item))
+
+    parallel_for(work, range(0, P, max(1, per_item)))
 
 
 @njit(parallel=True, cache=True)
@@ -40,13 +57,14 @@ def _max_pool_planes(x, kH, kW, sH, sW, pH, pW, y, argmax):
                 argmax[plane, i, j] = best_index
 
 
-@njit(parallel=True, cache=True)
-def _max_pool_2x2_planes(x, y, argmax):
-    """The U-Net's pool (2x2, stride 2, no padding) with the window unrolled: the same four
-    comparisons, in the same order, as _max_pool_planes, without its per-window bounds."""
+@kernel()
+def _max_pool_2x2_planes(x, y, argmax, lo, hi):
+    """The U-Net's pool (2x2, stride 2, no padding) of planes lo:hi, with the window unrolled:
+    the same four comparisons, in the same order, as _max_pool_planes, without its
+    per-window bounds."""
     P, H, W = x.shape
     _, H_out, W_out = y.shape
-    for plane in prange(P):
+    for plane in range(lo, hi):
         for i in range(H_out):
             top, bottom = x[plane, 2 * i], x[plane, 2 * i + 1]
             y_row, argmax_row = y[plane, i], argmax[plane, i]
@@ -74,16 +92,17 @@ def max_pool2d(x, kernel_size, stride, padding):
     argmax = np.empty((N * C, H_out, W_out), dtype=np.int64)
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
     if kernel_size == (2, 2) and stride == (2, 2) and padding == (0, 0):
-        _max_pool_2x2_planes(planes, y, argmax)
+        _planes_shared_out(lambda lo, hi: _max_pool_2x2_planes(planes, y, argmax, lo, hi),
+                           N * C, _PLANE_ELEMENTS // max(1, H * W))
     else:
         _max_pool_planes(planes, *kernel_size, *stride, *padding, y, argmax)
     return y.reshape(N, C, H_out, W_out), argmax.reshape(N, C, H_out, W_out)
 
 
-@njit(parallel=True, cache=True)
-def _max_pool_backward_planes(grad_y, argmax, grad_x):
+@kernel()
+def _max_pool_backward_planes(grad_y, argmax, grad_x, lo, hi):
     P, H_out, W_out = grad_y.shape
-    for plane in prange(P):
+    for plane in range(lo, hi):
         for i in range(H_out):
             for j in range(W_out):
                 grad_x[plane, argmax[plane, i, j]] += grad_y[plane, i, j]
@@ -94,8 +113,10 @@ def max_pool2d_backward(grad_y, argmax, input_shape):
     N, C, H, W = input_shape
     _, _, H_out, W_out = grad_y.shape
     grad_x = np.zeros((N * C, H * W), dtype=grad_y.dtype)
-    _max_pool_backward_planes(np.ascontiguousarray(grad_y).reshape(N * C, H_out, W_out),
-                              np.ascontiguousarray(argmax).reshape(N * C, H_out, W_out), grad_x)
+    grad_y = np.ascontiguousarray(grad_y).reshape(N * C, H_out, W_out)
+    argmax = np.ascontiguousarray(argmax).reshape(N * C, H_out, W_out)
+    _planes_shared_out(lambda lo, hi: _max_pool_backward_planes(grad_y, argmax, grad_x, lo, hi),
+                       N * C, _PLANE_ELEMENTS // max(1, H * W))
     return grad_x.reshape(N, C, H, W)
 
 

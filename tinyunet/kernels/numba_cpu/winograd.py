@@ -19,14 +19,22 @@ positions e = (xi, nu) of the transformed tile is one matrix product:
 U = G g G^T (the weights, transformed once per call), V = B^T d B (every input tile), and
 the output transform A^T M A turns each tile's 16 numbers back into its 2x2 outputs. The 16
 products run in BLAS at 16*C_out*C_in multiply-adds per tile where the direct conv does
-36*C_out*C_in; the transforms are additions only (B and A hold 0 and +-1), one pass over the
-input and one over the output.
+36*C_out*C_in; the transforms are additions only (B and A hold 0 and +-1).
+
+The steps, each a function below, for one block of tiles at a time (``tile``): ``transform``
+(V), ``product`` (M), ``inverse`` (y, with the bias and, fused, the ReLU). A block is small
+enough that V and M stay in the core's cache between the steps.
 
 The answer is the same sum, rounded differently: the transforms add and subtract inputs
 before the multiply. In float32 the results agree with the direct conv to a few units in
 the last place of the largest terms; the tests hold them to the reference kernel. Sums of
 infinities are not associative, though (inf - inf = NaN where the direct conv would give
 inf), so conv.py recomputes a non-finite output by im2col.
+
+Why not F(4x4, 3x3), 36 multiplies per 4x4 outputs where F(2x2, 3x3) takes 64: its transforms
+multiply by up to 5 and 8, and in float32 its error, measured on every conv of the U-Net
+against a float64 direct conv, is 5-15x PyTorch's own float32 error on the same data
+(``python -m benchmarks.winograd_error``), with each set of points we tried.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from ...threads import parallel_for
-from .layout import groups, pad, workspace
+from .layout import kernel, pad, side_by_side, workspace
 
 # The 16 products are done about this many tiles at a time: several small images side by side,
 # or a band of rows of a large one. Measured (2 cores, batch 8 of the U-Net's layers): 128
@@ -52,18 +60,22 @@ def fits(kH, kW, stride, dilation):
     return (kH, kW) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
 
 
-def transform_weight(w):
+# ----- the weights: U = G g G^T -------------------------------------------------------------
+
+
+def transform_weight(w, flip=False):
     """U[e] = (G g G^T)[e] for the 3x3 kernel g of every (C_out, C_in) pair: (16, C_out, C_in).
 
-    w may be any view (conv_transpose2d passes its kernel turned around, uncopied). The
-    output channels are shared out to the cores.
+    ``flip``: w is a conv_transpose2d weight (C_in, C_out, 3, 3), to be read as the conv2d
+    weight it equals at stride 1, g[co, ci] = w[ci, co] turned 180 degrees (conv._flipped),
+    without copying it. The output channels are shared out to the cores.
     """
-    C_out, C_in = w.shape[:2]
+    C_out, C_in = (w.shape[1], w.shape[0]) if flip else w.shape[:2]
     U = _skewed((16, C_out * C_in), w.dtype)
 
     def work(mine):
         for lo, hi in mine:
-            _transform_weight(w, lo, hi, U)
+            _transform_weight(w, flip, lo, hi, U)
 
     parallel_for(work, [(lo, min(C_out, lo + 16)) for lo in range(0, C_out, 16)])
     return U.reshape(16, C_out, C_in)
@@ -82,14 +94,19 @@ def _G(g0, g1, g2, half):
     return g0, (g0 + g1 + g2) * half, (g0 - g1 + g2) * half, g2
 
 
-@njit(nogil=True, cache=True)
-def _transform_weight(w, lo, hi, U):
-    """U[:, co*C_in + ci] = G g G^T for the kernels g = w[co, ci] of output channels lo:hi."""
-    C_in = w.shape[1]
+@kernel()
+def _transform_weight(w, flip, lo, hi, U):
+    """U[:, co*C_in + ci] = G g G^T for the kernels g of output channels lo:hi (see
+    transform_weight on ``flip``)."""
+    C_in = w.shape[0] if flip else w.shape[1]
     half = np.full(1, 0.5, U.dtype)[0]  # in the arrays' dtype: a bare 0.5 would be float64
+    g = np.empty((3, 3), dtype=w.dtype)
     for co in range(lo, hi):
         for ci in range(C_in):
-            g, k = w[co, ci], co * C_in + ci
+            for i in range(3):
+                for j in range(3):
+                    g[i, j] = w[ci, co, 2 - i, 2 - j] if flip else w[co, ci, i, j]
+            k = co * C_in + ci
             # t = G g, column by column of g
             a0, a1, a2, a3 = _G(g[0, 0], g[1, 0], g[2, 0], half)
             b0, b1, b2, b3 = _G(g[0, 1], g[1, 1], g[2, 1], half)
@@ -101,8 +118,41 @@ def _transform_weight(w, lo, hi, U):
             U[12, k], U[13, k], U[14, k], U[15, k] = _G(a3, b3, c3, half)
 
 
-@njit(nogil=True, cache=True)
-def transform_input(xp, Th, Tw, V, col0):
+# ----- the three steps, one block of tiles at a time ----------------------------------------
+
+
+def tile(N, H_out, W_out):
+    """The blocks of tiles that go through the steps together, as work items: lists of
+    (sample, first tile row, end tile row) pieces whose tiles fill one set of 16 products of
+    about _TILES columns. Several whole samples when the images are small, one band of tile
+    rows of one sample when they are large (which also shares a single big image out to the
+    cores)."""
+    Th, Tw, _ = _tiles(H_out, W_out)
+    rows = max(1, _TILES // Tw)
+    if rows >= Th:
+        return [[(n, 0, Th) for n in run] for run in side_by_side(N, Th * Tw, _TILES)]
+    return [[(n, t, min(Th, t + rows))] for n in range(N) for t in range(0, Th, rows)]
+
+
+def _tiles(H_out, W_out):
+    """(Th, Tw, Wp): 2x2 output tiles down and across, and the padded input width they read
+    (4x4 tiles overlapping by 2)."""
+    Th, Tw = -(-H_out // 2), -(-W_out // 2)
+    return Th, Tw, 2 * Tw + 2
+
+
+def _placed(block, Tw):
+    """The pieces of a block with the column where each one's tiles start in the block's
+    matrices, [(n, t0, t1, col)]; the matrices' width; and the tallest piece's tile rows."""
+    placed, col = [], 0
+    for n, t0, t1 in block:
+        placed.append((n, t0, t1, col))
+        col += (t1 - t0) * Tw
+    return placed, col, max(t1 - t0 for _, t0, t1 in block)
+
+
+@kernel()
+def transform(xp, Th, Tw, V, col0):
     """V[:, c, col0 + th*Tw + tw] = B^T d B for the 4x4 tile d of xp (C, Hp, Wp) at rows
     2*th.., columns 2*tw.. (Hp >= 2*Th + 2, Wp >= 2*Tw + 2).
 
@@ -135,12 +185,23 @@ def transform_input(xp, Th, Tw, V, col0):
                     v3[tw] = b - d
 
 
-@njit(nogil=True, cache=True)
-def transform_output(M, col0, Th, Tw, b, y):
-    """y (C_out, H_out, W_out) = b + A^T m A for each tile m = M[:, co, col0 + th*Tw + tw],
-    its 2x2 block cut where H_out or W_out is odd. Returns whether all of y is finite."""
+def product(U, V, M):
+    """M[e] = U[e] @ V[e] for the 16 positions e of the transformed tiles: the reference's
+    sum over input channels, w[co, ci] * x[ci], done in the transformed basis as 16 BLAS
+    products (C_out, C_in) @ (C_in, tiles)."""
+    np.matmul(U, V, out=M)
+
+
+@kernel()
+def inverse(M, col0, t0, t1, Tw, b, y, relu):
+    """y[co, 2*t0:2*t1] = b + A^T m A for each tile m = M[:, co, col0 + (th - t0)*Tw + tw] of
+    tile rows t0:t1 of one sample y (C_out, H_out, W_out), each 2x2 block cut where H_out or
+    W_out is odd; then max(y, 0) if ``relu``. Returns whether those rows of y were all finite
+    before the ReLU (the reference's conv2d, plus b, is what y holds)."""
     C_out, H_out, W_out = y.shape
+    Th = t1 - t0
     s = np.empty((2, 4, Tw), dtype=y.dtype)
+    zero = np.zeros(1, y.dtype)[0]
     finite = True
     for co in range(C_out):
         for th in range(Th):
@@ -153,7 +214,7 @@ def transform_output(M, col0, Th, Tw, b, y):
                     s0[tw] = m0[tw] + m1[tw] + m2[tw]
                     s1[tw] = m1[tw] - m2[tw] - m3[tw]
             for i in range(2):  # (.) A: the same two combinations of the columns
-                oh = 2 * th + i
+                oh = 2 * (t0 + th) + i
                 if oh >= H_out:
                     break
                 row = y[co, oh]
@@ -166,10 +227,47 @@ def transform_output(M, col0, Th, Tw, b, y):
                     row[2 * tw] = b[co] + a0[tw] + a1[tw] + a2[tw]
                 for j in range(W_out):
                     finite &= row[j] - row[j] == 0  # false for inf and NaN
+                if relu:  # NaN stays NaN, -0.0 becomes +0.0, as np.maximum
+                    for j in range(W_out):
+                        row[j] = zero if row[j] <= zero else row[j]
     return finite
 
 
-@njit(nogil=True, cache=True)
+def conv(x, w, b, top_left, H_out, W_out, relu=False, flip=False):
+    """conv2d by F(2x2, 3x3), x zero-padded at top_left (and at the bottom and right as far as
+    the tiles reach), block by block of tiles: transform, product, inverse (and max(y, 0)
+    if ``relu``). ``flip``: w is a transposed conv's weight (see transform_weight). Returns
+    y and whether all of it was finite."""
+    N, C_in = x.shape[:2]
+    C_out = w.shape[1] if flip else w.shape[0]
+    top, left = top_left
+    Th, Tw, Wp = _tiles(H_out, W_out)
+    U = transform_weight(w, flip)
+    bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
+    y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
+
+    def work(mine):
+        finite = True
+        for block in mine:
+            placed, m, rows = _placed(block, Tw)
+            xp = workspace("padded", (C_in, 2 * rows + 2, Wp), x.dtype)
+            V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
+            M = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
+            for n, t0, t1, col in placed:
+                pad(x[n], 2 * t0, top, left, xp, 2 * (t1 - t0) + 2)
+                transform(xp, t1 - t0, Tw, V, col)
+            product(U, V, M)
+            for n, t0, t1, col in placed:
+                finite &= inverse(M, col, t0, t1, Tw, bias, y[n], relu)
+        return finite
+
+    return y, all(parallel_for(work, tile(N, H_out, W_out)))
+
+
+# ----- the weight gradient ------------------------------------------------------------------
+
+
+@kernel()
 def transform_grad(gp, Th, Tw, D, col0):
     """D[:, c, col0 + th*Tw + tw] = A g A^T for the 2x2 tile g of gp (C, 2*Th, 2*Tw) at rows
     2*th.., columns 2*tw..: A's rows g0, g0 + g1, g0 - g1, -g1, on the two rows (whole rows
@@ -198,11 +296,11 @@ def transform_grad(gp, Th, Tw, D, col0):
                     d3[tw] = -v
 
 
-def transform_weight_grad(Mw, grad_w):
+def inverse_weight_grad(Mw, grad_w):
     """grad_w (C_out, C_in, 3, 3) += G^T m G for each 4x4 m = Mw[:, co, ci]."""
     C_out, C_in = grad_w.shape[:2]
     taps = _skewed((9, C_out * C_in), grad_w.dtype)
-    _transform_weight_grad(Mw.reshape(16, C_out * C_in), taps)
+    _inverse_weight_grad(Mw.reshape(16, C_out * C_in), taps)
     grad_w += taps.reshape(3, 3, C_out, C_in).transpose(2, 3, 0, 1)
 
 
@@ -212,8 +310,8 @@ def _GT(m0, m1, m2, m3, half):
     return m0 + (m1 + m2) * half, (m1 - m2) * half, (m1 + m2) * half + m3
 
 
-@njit(nogil=True, cache=True)
-def _transform_weight_grad(M, taps):
+@kernel()
+def _inverse_weight_grad(M, taps):
     """taps[3*i + j, k] = (G^T m G)[i, j] for each 4x4 m = M[:, k] (M[4*i + j] is m[i, j])."""
     half = np.full(1, 0.5, taps.dtype)[0]
     for k in range(M.shape[1]):
@@ -228,77 +326,8 @@ def _transform_weight_grad(M, taps):
         taps[6, k], taps[7, k], taps[8, k] = _GT(a2, b2, c2, d2, half)
 
 
-# ----- the drivers --------------------------------------------------------------------------
-
-
-def _tiles(H_out, W_out):
-    """(Th, Tw, Wp): 2x2 output tiles down and across, and the padded input width they read
-    (4x4 tiles overlapping by 2)."""
-    Th, Tw = -(-H_out // 2), -(-W_out // 2)
-    return Th, Tw, 2 * Tw + 2
-
-
-def pieces(N, H_out, W_out):
-    """The work, as items of (sample, first tile row, end tile row) pieces whose tiles go side
-    by side into one set of products of about _TILES tiles: several whole samples when the
-    images are small, one band of tile rows of one sample when they are large (which also
-    shares a single big image out to the cores)."""
-    Th, Tw, _ = _tiles(H_out, W_out)
-    rows = max(1, _TILES // Tw)
-    if rows >= Th:
-        return [[(n, 0, Th) for n in group] for group in groups(N, Th * Tw, _TILES)]
-    return [[(n, t, min(Th, t + rows))] for n in range(N) for t in range(0, Th, rows)]
-
-
-def _placed(item, Tw):
-    """The pieces of an item with the column where each one's tiles start in the item's
-    matrices, [(n, t0, t1, col)]; the matrices' width; and the tallest piece's tile rows."""
-    placed, col = [], 0
-    for n, t0, t1 in item:
-        placed.append((n, t0, t1, col))
-        col += (t1 - t0) * Tw
-    return placed, col, max(t1 - t0 for _, t0, t1 in item)
-
-
-def _pad_band(x, top, left, t0, t1, xp):
-    """The padded input rows that tile rows t0:t1 read, 2*t0 to 2*t1 + 2, into xp."""
-    r0 = 2 * t0  # in padded coordinates
-    band = xp[:, :2 * (t1 - t0) + 2]
-    pad(x[:, max(0, r0 - top):], max(0, top - r0), left, band)
-    return band
-
-
-def conv(x, w, b, top_left, H_out, W_out):
-    """conv2d by F(2x2, 3x3), x zero-padded at top_left (and at the bottom and right as far as
-    the tiles reach): transform the input tiles, 16 matrix products, transform back.
-    Returns y and whether all of it is finite."""
-    N, C_in = x.shape[:2]
-    C_out = w.shape[0]
-    top, left = top_left
-    Th, Tw, Wp = _tiles(H_out, W_out)
-    U = transform_weight(w)
-    bias = np.zeros(C_out, dtype=x.dtype) if b is None else b
-    y = np.empty((N, C_out, H_out, W_out), dtype=x.dtype)
-
-    def work(mine):
-        finite = True
-        for item in mine:
-            placed, m, rows = _placed(item, Tw)
-            xp = workspace("padded", (C_in, 2 * rows + 2, Wp), x.dtype)
-            V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
-            M = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
-            for n, t0, t1, col in placed:
-                transform_input(_pad_band(x[n], top, left, t0, t1, xp), t1 - t0, Tw, V, col)
-            np.matmul(U, V, out=M)
-            for n, t0, t1, col in placed:
-                finite &= transform_output(M, col, t1 - t0, Tw, bias, y[n, :, 2 * t0:2 * t1])
-        return finite
-
-    return y, all(parallel_for(work, pieces(N, H_out, W_out)))
-
-
 def grad_weight(mine, x, grad_y, padding, grad_w):
-    """grad_w += the weight gradient over the pieces of the items ``mine`` (see pieces), by
+    """grad_w += the weight gradient over the blocks of tiles ``mine`` (see tile), by
     F(2x2, 3x3) read backwards.
 
     The forward is linear in the transformed weight U = G g G^T, so its adjoint is
@@ -314,18 +343,17 @@ def grad_weight(mine, x, grad_y, padding, grad_w):
     Th, Tw, Wp = _tiles(H_out, W_out)
     Mw = _skewed((16, C_out * C_in), x.dtype).reshape(16, C_out, C_in)
     Mw[...] = 0
-    product = np.empty((16, C_out, C_in), dtype=x.dtype)
-    for item in mine:
-        placed, m, rows = _placed(item, Tw)
+    term = np.empty((16, C_out, C_in), dtype=x.dtype)
+    for block in mine:
+        placed, m, rows = _placed(block, Tw)
         xp = workspace("padded", (C_in, 2 * rows + 2, Wp), x.dtype)
         gp = workspace("grad_y", (C_out, 2 * rows, 2 * Tw), x.dtype)
         V = workspace("winograd_in", (16, C_in, m), x.dtype, _SKEW)
         D = workspace("winograd_out", (16, C_out, m), x.dtype, _SKEW)
         for n, t0, t1, col in placed:
-            transform_input(_pad_band(x[n], padding[0], padding[1], t0, t1, xp), t1 - t0, Tw,
-                            V, col)
-            band = gp[:, :2 * (t1 - t0)]
-            pad(grad_y[n, :, 2 * t0:], 0, 0, band)  # zero past an odd edge: no outputs there
-            transform_grad(band, t1 - t0, Tw, D, col)
-        Mw += np.matmul(D, V.transpose(0, 2, 1), out=product)
-    transform_weight_grad(Mw, grad_w)
+            pad(x[n], 2 * t0, padding[0], padding[1], xp, 2 * (t1 - t0) + 2)
+            transform(xp, t1 - t0, Tw, V, col)
+            pad(grad_y[n], 2 * t0, 0, 0, gp, 2 * (t1 - t0))  # zero past an odd edge
+            transform_grad(gp, t1 - t0, Tw, D, col)
+        Mw += np.matmul(D, V.transpose(0, 2, 1), out=term)
+    inverse_weight_grad(Mw, grad_w)
