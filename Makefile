@@ -5,17 +5,25 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The demo needs only the library's own dependencies (no PyTorch, no test tools): a stamp of its
+# own, so a fresh clone's `make demo` installs just those. `make test` installs the rest later.
+RUNTIME := $(VENV)/.installed-runtime
 
 .PHONY: demo test lint bench clean
+
+$(RUNTIME): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --no-compile -e .
+	touch $(RUNTIME)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME)
 
-demo: $(STAMP)
-	$(VENV)/bin/tinyunet demo --out runs/demo
+demo: $(RUNTIME)
+	$(PY) -m tinyunet demo --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest

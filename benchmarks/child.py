@@ -18,7 +18,8 @@ PART is one of
                import compiled. The numba cache is whatever NUMBA_CACHE_DIR names: the harness
                passes an empty folder (cold), then the same folder again (warm);
 ``ceiling``    float32 matrix product (2048^3) GFLOP/s, FRAMEWORK ``numpy`` or ``torch``;
-``breakdown``  tinyunet only: where a step's time goes, op by op (``breakdown.py``).
+``breakdown``  tinyunet only: where a step's time goes, op by op (``breakdown.py``);
+``accuracy``   Winograd's float32 error against torch's, not a timing (``winograd_error.py``).
 
 Prints one JSON object: the measurement, plus the environment and thread count it ran with.
 """
@@ -138,6 +139,10 @@ def measure(part, framework, repeats) -> dict:
         from .breakdown import breakdown
 
         return breakdown(workloads.training_step("tinyunet"), repeats)
+    if part == "accuracy":
+        from .winograd_error import measure as accuracy
+
+        return {"rows": accuracy()}
     raise ValueError(f"unknown part {part!r}")
 
 

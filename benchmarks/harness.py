@@ -31,9 +31,11 @@ FRAMEWORKS = ("tinyunet", "torch")
 
 # part -> (rounds, repeats per process): a full run takes about ten minutes on two cores.
 PLAN = {"ceiling": (3, 5), "step": (5, 10), "inference": (5, 7), "memory": (3, 0),
-        "startup": (3, 0), "layers": (3, 7), "ops": (3, 7), "breakdown": (1, 10)}
+        "startup": (3, 0), "layers": (3, 7), "ops": (3, 7), "breakdown": (1, 10),
+        "accuracy": (1, 0)}
 QUICK = {"ceiling": (1, 3), "step": (2, 5), "inference": (2, 3), "memory": (1, 0),
-         "startup": (1, 0), "layers": (1, 3), "ops": (1, 3), "breakdown": (1, 3)}
+         "startup": (1, 0), "layers": (1, 3), "ops": (1, 3), "breakdown": (1, 3),
+         "accuracy": (1, 0)}
 
 # Parts measured by modules of their own, run after the parts above, each in a process of its
 # own: name -> (module under benchmarks/, its ``run(rounds) -> dict``, its section writer
@@ -182,6 +184,8 @@ def run(only=None, quick=False) -> dict:
             res[part] = startup_part(plan[part][0])
         elif part == "breakdown":
             res[part] = run_child("breakdown", "tinyunet", plan[part][1])
+        elif part == "accuracy":  # not a timing: both frameworks in one process
+            res[part] = run_child("accuracy", "tinyunet", 0)["rows"]
         print(f"{part} done in {time.perf_counter() - t:.0f} s", flush=True)
         _save(res)  # a long run keeps what it has if a later part fails
     res["machine"]["load_average_end"] = os.getloadavg()

@@ -47,6 +47,10 @@ def write_report(res, folder):
                         ("ops", "Other ops (batch 8)")):
         if part in res:
             lines += _table(res[part], title, part == "layers", bars)
+    if "accuracy" in res:
+        from .winograd_error import markdown
+
+        lines += markdown(res["accuracy"])
     from .harness import EXTRA_PARTS
 
     for name, (module, _, section) in EXTRA_PARTS.items():

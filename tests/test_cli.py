@@ -140,3 +140,24 @@ def test_demo_reports_time_dice_and_figures(tmp_path, monkeypatch, capsys):
                        "--no-progress"])
     assert status == 1
     assert "TARGET NOT REACHED" in capsys.readouterr().out
+
+
+def test_demo_stops_at_its_target_unless_told_to_keep_going(tmp_path, monkeypatch, capsys):
+    def tiny_recipe(seconds, seed=0):
+        return TrainConfig(train_images=8, val_images=2, image_size=32, crop=None,
+                           base_channels=4, depth=2, epochs=3, steps_per_epoch=2,
+                           max_seconds=seconds, seed=seed)
+
+    monkeypatch.setattr(demo_command, "demo_config", tiny_recipe)
+    for extra, epochs in (([], 1), (["--keep-going"], 3)):
+        out = tmp_path / f"demo{len(extra)}"
+        assert cli.main(["demo", "--out", str(out), "--target", "0", "--no-progress",
+                         *extra]) == 0
+        text = capsys.readouterr().out
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["epochs"] == epochs  # Dice >= 0 is met at the first validation
+        for dice in (0.90, 0.95):  # each milestone: the first validation that reached it
+            at = next((row["seconds"] for row in metrics["history"] if row["val_dice"] >= dice),
+                      None)
+            said = "not reached" if at is None else f"reached after {at:.1f} s of training"
+            assert f"validation Dice {dice:.2f} {said}" in text

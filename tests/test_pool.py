@@ -170,3 +170,15 @@ def test_pool_bad_inputs():
         max_pool2d(x, (2, 2, 2))
     with pytest.raises(TypeError, match=r"floating-point input, got dtype int64"):
         max_pool2d(np.zeros((1, 1, 4, 4), dtype=np.int64), 2)
+
+
+@pytest.mark.parametrize("k, s, p, size", [(2, 2, 0, (9, 7)), (3, 2, 1, (8, 8)), (3, 2, 0, (9, 9))])
+def test_max_pool_backward_by_blocks_or_by_scatter_agree_with_reference(k, s, p, size):
+    """The numba backward writes each 2x2 block whole when every argmax lies in its own
+    window's block (the U-Net's pool; odd sizes leave a zero row and column), and scatters
+    otherwise (overlapping 3x3 windows): both give the reference's gradient."""
+    x = np.random.default_rng(4).standard_normal((2, 3, *size)).astype(np.float32)
+    y, argmax = reference.max_pool2d(x, (k, k), (s, s), (p, p))
+    g = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_array_equal(numba_cpu.max_pool2d_backward(g, argmax, x.shape),
+                                  reference.max_pool2d_backward(g, argmax, x.shape))

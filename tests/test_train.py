@@ -185,6 +185,16 @@ def test_time_budget_stops_validates_and_saves(tmp_path):
     assert io.load(tmp_path / "last.safetensors")["step"] == result["steps"]
 
 
+def test_stop_when_ends_the_run_at_the_first_epoch_that_meets_it(tmp_path):
+    trainer = make_trainer(tiny(epochs=5), tmp_path, progress=False)
+    seen = []
+    trainer.stop_when = lambda row: seen.append(row["epoch"]) or row["epoch"] == 2
+    result = trainer.fit()
+    assert seen == [1, 2] and result["status"] == "stopped early"
+    assert result["epochs"] == 2 and result["steps"] == 6
+    assert io.load(tmp_path / "last.safetensors")["epoch"] == 2  # validated and saved first
+
+
 def test_resume_needs_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         make_trainer(tiny(), tmp_path, progress=False).fit(resume=True)

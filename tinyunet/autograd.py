@@ -40,7 +40,9 @@ def topological_order(root) -> list:
 def backward(root, grad, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf), weighted by ``grad``, into every leaf's ``.grad``."""
     grads = {id(root): grad}
-    for tensor in reversed(topological_order(root)):
+    order = topological_order(root)
+    while order:  # popped, not iterated: a finished tensor (and its array) is freed at once
+        tensor = order.pop()
         g = grads.pop(id(tensor), None)
         if g is None:
             continue

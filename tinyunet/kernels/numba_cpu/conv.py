@@ -48,9 +48,10 @@ from .layout import channel_ranges, channel_splits, kernel, sample_channels, sid
 WINOGRAD_MIN_CHANNELS = 32
 
 # The weight gradient's 16 products are only (C_out, C_in) each, summed over every tile: there
-# Winograd needs 64 channels each way and rows of 16 or more (measured: the direct kernel wins
-# at 32 channels, im2col on 8x8 images).
-WINOGRAD_GRAD_MIN_CHANNELS, WINOGRAD_GRAD_MIN_WIDTH = 64, 16
+# Winograd needs 64 channels each way (measured: the direct kernel wins at 32 channels) and
+# rows of 8 or more (with a worker's samples side by side, it beats im2col on the 8x8
+# bottleneck by 1.4-1.6x; 4x4 images are left to im2col).
+WINOGRAD_GRAD_MIN_CHANNELS, WINOGRAD_GRAD_MIN_WIDTH = 64, 8
 
 # Small images are im2col'ed a few samples at a time, side by side in one matrix of about this
 # many columns: one matmul with 64 columns per sample is too thin for BLAS.
@@ -306,7 +307,7 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     if algorithm == "winograd":
         grad_w = _sum_per_worker(
             lambda mine, g: winograd.grad_weight(mine, x, grad_y, padding, g),
-            winograd.tile(N, H_out, W_out), x, grad_y, kernel_size)
+            winograd.tile(N, H_out, W_out, per_worker=1), x, grad_y, kernel_size)
     elif algorithm == "direct":
         grad_w = _sum_per_worker(
             lambda mine, g: direct.grad_weight(mine, x, grad_y, kH, padding, dilation, g),
@@ -316,7 +317,7 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     return _sum_per_worker(
         lambda mine, g: _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding,
                                             dilation, g),
-        side_by_side(N, H_out * W_out, _COLUMNS), x, grad_y, kernel_size)
+        side_by_side(N, H_out * W_out, _COLUMNS, per_worker=1), x, grad_y, kernel_size)
 
 
 def _sum_per_worker(grad_weight, items, x, grad_y, kernel_size):

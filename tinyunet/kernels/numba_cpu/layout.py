@@ -92,10 +92,11 @@ def workspace(name, shape, dtype, skew=0):
 ITEMS_PER_WORKER = 4
 
 
-def side_by_side(N, P, columns):
+def side_by_side(N, P, columns, per_worker=ITEMS_PER_WORKER):
     """range(N) in runs of consecutive samples whose P columns each go side by side into one
-    product about ``columns`` wide; short enough for ITEMS_PER_WORKER runs a worker."""
-    g = max(1, min(-(-N // (num_threads() * ITEMS_PER_WORKER)), columns // P))
+    product about ``columns`` wide; short enough for ``per_worker`` runs a worker (1 where
+    the runs are shared out in a fixed way, which no item count can balance)."""
+    g = max(1, min(-(-N // (num_threads() * per_worker)), columns // P))
     return [range(i, min(i + g, N)) for i in range(0, N, g)]
 
 

@@ -108,15 +108,56 @@ def _max_pool_backward_planes(grad_y, argmax, grad_x, lo, hi):
                 grad_x[plane, argmax[plane, i, j]] += grad_y[plane, i, j]
 
 
+@kernel()
+def _max_pool_backward_blocks(grad_y, argmax, grad_x, lo, hi):
+    """grad_x[plane] for planes lo:hi, written whole, where every window's argmax lies in its
+    own 2x2 block (rows 2i, 2i + 1, columns 2j, 2j + 1), as with the U-Net's 2x2 pool: the
+    blocks do not overlap, so each pixel gets grad_y of its own block's window if it is the
+    argmax, and 0 if not (rows and columns past the blocks: 0). The same numbers as the
+    scatter-add, without first zeroing all of grad_x. Returns False, having stopped, at the
+    first argmax outside its block."""
+    P, H, W = grad_x.shape
+    _, H_out, W_out = grad_y.shape
+    zero = np.zeros(1, grad_x.dtype)[0]
+    for plane in range(lo, hi):
+        g, a, out = grad_y[plane], argmax[plane], grad_x[plane]
+        for i in range(H):
+            if i >= 2 * H_out:
+                out[i, :] = zero
+                continue
+            for j in range(2 * W_out, W):
+                out[i, j] = zero
+        for i in range(H_out):
+            for j in range(W_out):
+                corner = 2 * i * W + 2 * j
+                k = a[i, j] - corner  # 0, 1, W or W + 1 inside the block
+                if k != 0 and k != 1 and k != W and k != W + 1:
+                    return False
+                v = g[i, j]
+                out[2 * i, 2 * j] = v if k == 0 else zero
+                out[2 * i, 2 * j + 1] = v if k == 1 else zero
+                out[2 * i + 1, 2 * j] = v if k == W else zero
+                out[2 * i + 1, 2 * j + 1] = v if k == W + 1 else zero
+    return True
+
+
 def max_pool2d_backward(grad_y, argmax, input_shape):
     """grad_x[argmax] += grad_y: only the winning pixel moved the output."""
     N, C, H, W = input_shape
     _, _, H_out, W_out = grad_y.shape
-    grad_x = np.zeros((N * C, H * W), dtype=grad_y.dtype)
     grad_y = np.ascontiguousarray(grad_y).reshape(N * C, H_out, W_out)
     argmax = np.ascontiguousarray(argmax).reshape(N * C, H_out, W_out)
+    per_item = _PLANE_ELEMENTS // max(1, H * W)
+    if 2 * H_out <= H and 2 * W_out <= W:  # windows of 2x2 blocks: one pass, no zeroing
+        grad_x = np.empty((N * C, H, W), dtype=grad_y.dtype)
+        found = []
+        _planes_shared_out(lambda lo, hi: found.append(
+            _max_pool_backward_blocks(grad_y, argmax, grad_x, lo, hi)), N * C, per_item)
+        if all(found):
+            return grad_x.reshape(N, C, H, W)
+    grad_x = np.zeros((N * C, H * W), dtype=grad_y.dtype)
     _planes_shared_out(lambda lo, hi: _max_pool_backward_planes(grad_y, argmax, grad_x, lo, hi),
-                       N * C, _PLANE_ELEMENTS // max(1, H * W))
+                       N * C, per_item)
     return grad_x.reshape(N, C, H, W)
 
 

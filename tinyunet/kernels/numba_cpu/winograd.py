@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from ...threads import parallel_for
-from .layout import kernel, pad, side_by_side, workspace
+from .layout import ITEMS_PER_WORKER, kernel, pad, side_by_side, workspace
 
 # The 16 products are done about this many tiles at a time: several small images side by side,
 # or a band of rows of a large one. Measured (2 cores, batch 8 of the U-Net's layers): 128
@@ -121,16 +121,17 @@ def _transform_weight(w, flip, lo, hi, U):
 # ----- the three steps, one block of tiles at a time ----------------------------------------
 
 
-def tile(N, H_out, W_out):
+def tile(N, H_out, W_out, per_worker=ITEMS_PER_WORKER):
     """The blocks of tiles that go through the steps together, as work items: lists of
     (sample, first tile row, end tile row) pieces whose tiles fill one set of 16 products of
-    about _TILES columns. Several whole samples when the images are small, one band of tile
-    rows of one sample when they are large (which also shares a single big image out to the
-    cores)."""
+    about _TILES columns. Several whole samples when the images are small (``per_worker``:
+    see layout.side_by_side), one band of tile rows of one sample when they are large (which
+    also shares a single big image out to the cores)."""
     Th, Tw, _ = _tiles(H_out, W_out)
     rows = max(1, _TILES // Tw)
     if rows >= Th:
-        return [[(n, 0, Th) for n in run] for run in side_by_side(N, Th * Tw, _TILES)]
+        return [[(n, 0, Th) for n in run]
+                for run in side_by_side(N, Th * Tw, _TILES, per_worker)]
     return [[(n, t, min(Th, t + rows))] for n in range(N) for t in range(0, Th, rows)]
 
 
