@@ -12,7 +12,8 @@ PART is one of
 ``layers``     every conv layer of the U-Net, forward and backward separately;
 ``ops``        max-pool, concat, upsampling, forward and backward;
 ``memory``     resident memory: after import, after a warm-up step on one image (the code is
-               loaded), and the peak (VmHWM) over three batch-8 steps;
+               loaded; then what the warm-up freed is handed back to the system), and the
+               peak (VmHWM) over three batch-8 steps;
 ``startup``    import, and the first training step from a fresh process (model built, data
                made, forward, loss, backward, SGD); for tinyunet, how many numba kernels the
                import compiled. The numba cache is whatever NUMBA_CACHE_DIR names: the harness
@@ -62,6 +63,17 @@ def _status_mib(field: str) -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _trim():
+    """glibc's malloc_trim(0): return freed heap memory to the system (nothing elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _import(framework) -> float:
@@ -114,6 +126,7 @@ def measure(part, framework, repeats) -> dict:
         _import(framework)
         out = {"rss_after_import_mib": _status_mib("VmRSS")}
         workloads.training_step(framework, batch=1)()
+        _trim()  # hand back what the warm-up freed, as either framework's allocator may keep it
         out["rss_after_warmup_mib"] = _status_mib("VmRSS")
         step = workloads.training_step(framework)
         for _ in range(3):

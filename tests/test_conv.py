@@ -286,6 +286,28 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
                                reference.conv_transpose2d(grad_y, w, None, *t_hyper), **tol)
 
 
+@pytest.mark.parametrize("k, size", [((2, 2), (8, 6)), ((2, 3), (7, 8)), ((3, 3), (6, 6))])
+def test_non_overlapping_windows_are_reshuffled_as_the_reference_computes(k, size):
+    """Kernel = stride, no padding (the U-Net's 2x2 stride-2 up-convolution): im2col and col2im
+    become strided copies (conv._gather, conv._scatter); odd sizes leave rows no window
+    reads."""
+    g = np.random.default_rng(13)
+    x, w = g.standard_normal((3, 4, *size)), g.standard_normal((5, 4, *k))
+    b = g.standard_normal(5)
+    hyper = (k, (0, 0), (1, 1))
+    y = reference.conv2d(x, w, b, *hyper)
+    np.testing.assert_allclose(numba_cpu.conv2d(x, w, b, *hyper), y, rtol=1e-12, atol=1e-12)
+    grad_y = g.standard_normal(y.shape)
+    np.testing.assert_allclose(numba_cpu.conv2d_grad_weight(x, grad_y, k, *hyper),
+                               reference.conv2d_grad_weight(x, grad_y, k, *hyper),
+                               rtol=1e-12, atol=1e-12)
+    wt = g.standard_normal((4, 5, *k))  # the transposed conv, 4 -> 5 channels, both ways
+    t_hyper = (k, (0, 0), (0, 0), (1, 1))
+    np.testing.assert_allclose(numba_cpu.conv_transpose2d(x, wt, b, *t_hyper),
+                               reference.conv_transpose2d(x, wt, b, *t_hyper),
+                               rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("items_per_worker", [1, 4])
 def test_im2col_with_samples_side_by_side_agrees_with_reference(items_per_worker, monkeypatch):
     """im2col puts small images side by side into one product when the batch is big enough

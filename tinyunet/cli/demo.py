@@ -18,7 +18,7 @@ def add_demo(commands):
             "Train the reference U-Net (1 input channel, 2 classes, base 16 channels, depth 4,\n"
             "'same' convs, transposed-conv upsampling, concatenated skips) on synthetic\n"
             "microscopy images until the validation Dice on held-out images reaches --target\n"
-            "(checked every 40 steps), or --seconds run out. Reports how long it took to reach\n"
+            "(checked every 20 steps), or --seconds run out. Reports how long it took to reach\n"
             "Dice 0.90 and 0.95, and writes checkpoints, metrics.csv/json and figures to --out.\n"
             "Exits with status 1 if the validation Dice stays below --target."),
         examples=["tinyunet demo --out runs/demo",
@@ -33,7 +33,8 @@ def add_demo(commands):
                    help=f"validation Dice to reach; training stops there (default: "
                         f"{DEMO_TARGET_DICE})")
     p.add_argument("--keep-going", action="store_true",
-                   help="train for all of --seconds, even after reaching --target")
+                   help="train the whole schedule (300 steps, the learning rate annealed to "
+                        "0) or until --seconds, even after reaching --target")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="where to train: cpu, or cuda (needs pip install 'tinyunet[gpu]')")
@@ -42,12 +43,17 @@ def add_demo(commands):
 
 
 def demo_config(seconds: float, seed: int = 0):
-    """The demo's recipe: 64x64 crops of 128x128 images, batch 8, Adam, Dice + CE, the learning
-    rate annealed to 0 as the time budget runs out; validation every 40 steps."""
+    """The demo's recipe: 96x96 crops of 128x128 images, batch 8, Adam, Dice + CE, the learning
+    rate annealed linearly to 0 over 300 steps (or over ``seconds``, if that runs out first);
+    validation every 20 steps.
+
+    Measured (seed 0, and 1): validation Dice passes 0.95 after 200-220 steps. 64x64 crops
+    took longer in steps (0.949 after 340 of 400) and were no faster in wall time, the
+    step being too small to keep two cores busy."""
     from ..train import TrainConfig
 
-    return TrainConfig(train_images=160, val_images=16, image_size=128, crop=64, batch_size=8,
-                       lr=2e-3, anneal=True, epochs=None, steps_per_epoch=40,
+    return TrainConfig(train_images=160, val_images=16, image_size=128, crop=96, batch_size=8,
+                       lr=2e-3, anneal=True, epochs=15, steps_per_epoch=20,
                        max_seconds=seconds, seed=seed)
 
 
@@ -79,17 +85,16 @@ def first_reached(history, dice):
 def run_demo(args) -> int:
     import time
 
-    import numba
-
+    from ..threads import num_threads
     from ..train import draw_figures, make_trainer
 
     started = time.perf_counter()
     config = demo_config(args.seconds, args.seed)
     config.device = args.device
     out = Path(args.out)
-    until = "for" if args.keep_going else f"until validation Dice {args.target:g}, at most"
-    print(f"tinyunet demo: the reference U-Net on synthetic cells, {until} {args.seconds:g} s, "
-          f"{numba.get_num_threads()} numba threads")
+    until = "" if args.keep_going else f"until validation Dice {args.target:g}, "
+    print(f"tinyunet demo: the reference U-Net on synthetic cells, {until}at most "
+          f"{args.seconds:g} s, {num_threads()} worker threads")
     print(f"  making {config.train_images} training and {config.val_images} held-out "
           f"{config.image_size}x{config.image_size} images ...", flush=True)
     trainer = make_trainer(config, out, progress=not args.no_progress)
@@ -99,9 +104,10 @@ def run_demo(args) -> int:
     tic = time.perf_counter()
     compile_kernels(trainer.model)
     print(f"  kernels compiled (or loaded from numba's cache) in {time.perf_counter() - tic:.1f} s")
+    steps = config.epochs * config.steps_per_epoch
     print(f"  training on random {config.crop}x{config.crop} crops, batch {config.batch_size}, "
-          f"Adam lr {config.lr:g} annealed to 0 over {args.seconds:g} s, {n_params:,} "
-          "parameters", flush=True)
+          f"Adam lr {config.lr:g} annealed to 0 over {steps} steps, {n_params:,} parameters",
+          flush=True)
     result = trainer.fit()
     figures = draw_figures(trainer)
     dice = result["val_dice"]

@@ -135,6 +135,36 @@ def _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
                         dst[t * sw] += src[t]
 
 
+def _gather(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, col0):
+    """im2col (cols[(ci, kh, kw), col0 + (oh, ow)] = x[ci, oh*s - p + kh*d, ...]) of one
+    sample. When the windows tile the image without overlap or padding (kernel = stride, as in
+    the U-Net's 2x2 stride-2 up-convolution) that is a reshuffle of x, kH*kW strided copies
+    by NumPy: nothing to compile."""
+    if (kH, kW) != (sh, sw) or (ph, pw) != (0, 0) or (dh, dw) != (1, 1):
+        _im2col(x, kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, col0)
+        return
+    C = x.shape[0]
+    rows = cols[:, col0:col0 + H_out * W_out].reshape(C, kH, kW, H_out, W_out)
+    for kh in range(kH):
+        for kw in range(kW):
+            rows[:, kh, kw] = x[:, kh:kh + kH * H_out:kH, kw:kw + kW * W_out:kW]
+
+
+def _scatter(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y):
+    """col2im (y = b + scatter-add of cols) of one sample; where the windows do not overlap
+    (kernel = stride, no padding, no dilation, y no larger than they cover) each output pixel
+    gets exactly one column entry, kH*kW strided copies by NumPy."""
+    C, H_out, W_out = y.shape
+    if ((kH, kW) != (sh, sw) or (ph, pw) != (0, 0) or (dh, dw) != (1, 1)
+            or (H_out, W_out) != (kH * H_in, kW * W_in)):
+        _col2im(cols, b, kH, kW, sh, sw, ph, pw, dh, dw, H_in, W_in, y)
+        return
+    taps = cols.reshape(C, kH, kW, H_in, W_in)
+    for kh in range(kH):
+        for kw in range(kW):
+            np.add(taps[:, kh, kw], b[:, None, None], out=y[:, kh::kH, kw::kW])
+
+
 def _flipped(w):
     """conv_transpose2d's weight (C_in, C_out, kH, kW) as conv2d's: channels swapped, kernel
     turned 180 degrees. With stride 1, conv_transpose2d(x, w, padding p) is conv2d(x,
@@ -216,7 +246,7 @@ def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out, relu=False):
 
         def gather(mine):  # input channels lo:hi are the column rows lo*kH*kW:hi*kH*kW
             for n, (lo, hi) in mine:
-                _im2col(x[n, lo:hi], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out,
+                _gather(x[n, lo:hi], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out,
                         cols[n, lo * kH * kW:hi * kH * kW], 0)
 
         def product(mine):  # output channels lo:hi: y[n, lo:hi] = w[lo:hi] @ cols[n]
@@ -245,7 +275,7 @@ def _im2col_conv(x, w, b, stride, padding, dilation, H_out, W_out, relu=False):
             m = len(run) * P
             cols, out = workspace("cols", (K, m), x.dtype), workspace("out", (C_out, m), x.dtype)
             for k, n in enumerate(run):
-                _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
+                _gather(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
             one = len(run) == 1  # then the product goes straight into the output
             np.matmul(w_mat, cols, out=y[run[0]].reshape(C_out, P) if one else out)
             for k, n in enumerate(run):
@@ -285,7 +315,7 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
         cols = workspace("cols", (K, P), x.dtype)
         for n in mine:
             np.matmul(w_t, x[n].reshape(C_in, P), out=cols)
-            _col2im(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
+            _scatter(cols, bias, kH, kW, sh, sw, ph, pw, dh, dw, H, W, y[n])
 
     parallel_for(product_and_scatter, range(N))
     return y
@@ -357,7 +387,7 @@ def _im2col_grad_weight(mine, x, grad_y, kernel_size, stride, padding, dilation,
         cols = workspace("cols", (K, m), x.dtype)
         grads = workspace("grad_y", (C_out, m), x.dtype)
         for k, n in enumerate(run):
-            _im2col(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
+            _gather(x[n], kH, kW, sh, sw, ph, pw, dh, dw, H_out, W_out, cols, k * P)
             grads[:, k * P:(k + 1) * P] = grad_y[n].reshape(C_out, P)
         np.matmul(grads, cols.T, out=term)
         grad_w += term.reshape(grad_w.shape)

@@ -63,7 +63,7 @@ def _conv3(xp, w, b, Wp, dh, dw, y, relu):
     L = H_out * Wp - 2 * dw
     block = -(-L // -(-L // _BLOCK))  # equal blocks of at most _BLOCK: no short last one
     acc = np.empty((4, _BLOCK + 16), dtype=y.dtype)  # + 16: rows 4 KB apart alias in L1
-    zero = np.zeros(1, y.dtype)[0]
+    floor = np.full(1, 0.0 if relu else -np.inf, y.dtype)[0]  # the ReLU as max(y, floor)
     for j0 in range(0, L, block):
         n = min(block, L - j0)
         for co in range(0, C_out, 4):
@@ -88,7 +88,7 @@ def _conv3(xp, w, b, Wp, dh, dw, y, relu):
                 for i in range(4):
                     src, dst = acc[i, lo - j0:], y[co + i, oh, lo - oh * Wp:]
                     for t in range(hi - lo):  # NaN stays NaN, -0.0 becomes +0.0
-                        dst[t] = zero if relu and src[t] <= zero else src[t]
+                        dst[t] = floor if src[t] <= floor else src[t]
 
 
 @kernel(fastmath=_FAST)

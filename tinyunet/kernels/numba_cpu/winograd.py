@@ -202,7 +202,8 @@ def inverse(M, col0, t0, t1, Tw, b, y, relu):
     C_out, H_out, W_out = y.shape
     Th = t1 - t0
     s = np.empty((2, 4, Tw), dtype=y.dtype)
-    zero = np.zeros(1, y.dtype)[0]
+    # the ReLU as max(y, floor), a select rather than a branch: floor -inf leaves y as it is
+    floor = np.full(1, 0.0 if relu else -np.inf, y.dtype)[0]
     finite = True
     for co in range(C_out):
         for th in range(Th):
@@ -226,11 +227,10 @@ def inverse(M, col0, t0, t1, Tw, b, y, relu):
                 if W_out % 2:
                     tw = W_out // 2
                     row[2 * tw] = b[co] + a0[tw] + a1[tw] + a2[tw]
-                for j in range(W_out):
-                    finite &= row[j] - row[j] == 0  # false for inf and NaN
-                if relu:  # NaN stays NaN, -0.0 becomes +0.0, as np.maximum
-                    for j in range(W_out):
-                        row[j] = zero if row[j] <= zero else row[j]
+                for j in range(W_out):  # NaN stays NaN, -0.0 becomes +0.0, as np.maximum
+                    v = row[j]
+                    finite &= v - v == 0  # false for inf and NaN
+                    row[j] = floor if v <= floor else v
     return finite
 
 
