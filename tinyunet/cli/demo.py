@@ -57,11 +57,13 @@ def demo_config(seconds: float, seed: int = 0):
                        max_seconds=seconds, seed=seed)
 
 
-def compile_kernels(model, channels: int = 1):
-    """One forward and backward pass on a tiny batch, thrown away.
+def compile_kernels(model, channels: int = 1, size: int | None = None):
+    """One forward and backward pass on a batch of two ``size`` x ``size`` images (default: the
+    smallest the model takes), thrown away.
 
-    numba compiles each kernel on its first call (tens of seconds on a fresh machine; the
-    result is cached on disk), and that should not eat into the training budget."""
+    numba compiles each kernel on its first call (seconds on a fresh machine; the result is
+    cached on disk), and that should not eat into the training budget. The kernel each conv
+    takes depends on the image size, so ``size`` should be the training crop's."""
     import numpy as np
 
     from ..backend import to_device
@@ -69,7 +71,7 @@ def compile_kernels(model, channels: int = 1):
     from ..predict import model_device
     from ..tensor import Tensor
 
-    side, device = 2 ** model.config["depth"], model_device(model)
+    side, device = size or 2 ** model.config["depth"], model_device(model)
     x = Tensor(np.random.default_rng(0).random((2, channels, side, side), dtype=np.float32),
                device=device)
     dice_ce_loss(model(x), to_device(np.zeros((2, side, side), np.int64), device)).backward()
@@ -102,7 +104,7 @@ def run_demo(args) -> int:
         trainer.stop_when = lambda row: row["val_dice"] >= args.target
     n_params = sum(p.numel() for p in trainer.model.parameters())
     tic = time.perf_counter()
-    compile_kernels(trainer.model)
+    compile_kernels(trainer.model, size=config.crop or config.image_size)
     print(f"  kernels compiled (or loaded from numba's cache) in {time.perf_counter() - tic:.1f} s")
     steps = config.epochs * config.steps_per_epoch
     print(f"  training on random {config.crop}x{config.crop} crops, batch {config.batch_size}, "

@@ -1,5 +1,6 @@
 """The numba_cpu kernel set. See tinyunet.kernels for the contract every set follows."""
 
+from . import ahead
 from .activation import relu, relu_backward, relu_backward_sum
 from .conv import conv2d, conv2d_grad_weight, conv2d_relu, conv_transpose2d
 from .interpolate import (
@@ -9,6 +10,8 @@ from .interpolate import (
     upsample_nearest2d_backward,
 )
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+
+ahead.start()  # on a cold start, a second process compiles kernels too (ahead.py)
 
 __all__ = [
     "relu", "relu_backward",
