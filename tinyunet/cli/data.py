@@ -33,7 +33,9 @@ def add_data(commands):
             ("--batch-size", "batch_size", int, "images per step"),
             ("--depth", "depth", int, "poolings of the U-Net (crops are multiples of 2**depth)"),
             ("--percentile-low", "percentile_low", float, "percentile scaled to 0"),
-            ("--percentile-high", "percentile_high", float, "percentile scaled to 1")):
+            ("--percentile-high", "percentile_high", float, "percentile scaled to 1"),
+            ("--target", "target", str, "classes, or three_class (masks read as instance "
+                                        "labels)")):
         c.add_argument(option, dest=key, type=kind, default=getattr(defaults, key),
                        help=f"{text} (default: {getattr(defaults, key)})")
     c.set_defaults(run=run_check)
@@ -45,7 +47,8 @@ def run_check(args) -> int:
 
     reports = check_data(args.dir, num_classes=args.num_classes, crop=args.crop or None,
                          batch_size=args.batch_size, depth=args.depth,
-                         percentiles=(args.percentile_low, args.percentile_high))
+                         percentiles=(args.percentile_low, args.percentile_high),
+                         target=args.target)
     for report in reports:
         print("\n".join(describe(report, args.batch_size)))
     problems = [p for r in reports for p in r.problems]

@@ -134,10 +134,12 @@ def splits_of(root) -> list[tuple[str, Path]]:
 
 
 def check_data(root, num_classes: int = 2, crop: int | None = 64, batch_size: int = 8,
-               depth: int = 4, percentiles=(1.0, 99.8)) -> list[SplitReport]:
-    """A :class:`SplitReport` per split, with the problems of training on it as set up."""
-    reports = [check_split(name, path, num_classes, percentiles)
-               for name, path in splits_of(root)]
+               depth: int = 4, percentiles=(1.0, 99.8),
+               target: str = "classes") -> list[SplitReport]:
+    """A :class:`SplitReport` per split, with the problems of training on it as set up
+    (``target="three_class"`` reads every mask as instance labels, as training does)."""
+    holds = num_classes if target == "classes" else 2
+    reports = [check_split(name, path, holds, percentiles) for name, path in splits_of(root)]
     for report in reports:
         if report.name != "val":   # validation runs one whole image at a time
             report.problems += size_problems(report.size_of, crop, batch_size, depth)

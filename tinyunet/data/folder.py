@@ -80,7 +80,8 @@ class Pair:
 
 
 def read_pair(image_path: Path, mask_path: Path, num_classes: int = 2) -> Pair:
-    """Read both files and check them against each other; problems name the file."""
+    """Read both files and check them against each other; problems name the file.
+    ``num_classes``: what the masks may hold (2: any mask reads, a binary one or labels)."""
     pair = Pair(Path(image_path), Path(mask_path))
     try:
         pair.raw = read_image(image_path)
@@ -139,7 +140,8 @@ class FolderDataset:
         self.instances, self.target = instances, target
         self.normalize, self.percentiles = normalize, tuple(percentiles)
         paths, problems = find_pairs(self.root)
-        pairs = [read_pair(i, m, num_classes) for i, m in paths]
+        holds = num_classes if target == "classes" else 2      # else: labels, or a binary mask
+        pairs = [read_pair(i, m, holds) for i, m in paths]
         problems += [p for pair in pairs for p in pair.problems]
         if problems:
             raise DataError(f"FolderDataset {self.root}: {len(problems)} problem(s):\n  "
