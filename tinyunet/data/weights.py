@@ -10,11 +10,11 @@ for the pixels between them, so those few pixels weigh up to ``w_c + w0``; far f
 cells the exponential vanishes and ``w = w_c``.
 
 Distances come from an exact Euclidean distance transform, one per cell in a window around
-it. The map is computed with SciPy's (``scipy.ndimage.distance_transform_edt``, linear time:
-about 0.01 s for a 512x512 image of 180 nuclei); :func:`distance_transform` writes the same
-transform out in NumPy to show how it works (brute force, ``O(H W (H + W))``: seconds on such
-an image), and the tests hold the two to each other. Likewise :func:`label_components` shows
-how connected components are found, and the pipeline uses ``scipy.ndimage.label``.
+it. The map is computed with SciPy's (``scipy.ndimage.distance_transform_edt``, linear in
+the number of pixels); :func:`distance_transform` writes the same transform out in NumPy to
+show how it works (brute force, ``O(H W (H + W))``: far slower on a real micrograph), and the
+tests hold the two to each other. Likewise :func:`label_components` shows how connected
+components are found, and the pipeline uses ``scipy.ndimage.label``.
 """
 
 from __future__ import annotations
