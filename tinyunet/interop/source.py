@@ -208,9 +208,10 @@ Needs torch and safetensors.
 '''
 
 
-def twin_location(model_class: str) -> tuple[str, str]:
-    """``(module, name)`` of the twin ``TWINS[model_class]``, read from the source of
-    ``torch_twins/__init__.py`` (importing it would import torch, which export does without)."""
+def twin_registry() -> dict[str, tuple[str, str]]:
+    """``{model class: (twin module, twin name)}`` of ``TWINS``, read from the source of
+    ``torch_twins/__init__.py`` (importing it would import torch, which export does without).
+    Entries may be written ``TWINS = {"UNet": UNet, ...}`` or ``TWINS["UNet"] = UNet``."""
     tree = ast.parse((TWINS_DIR / "__init__.py").read_text())
     siblings, registry = {}, {}
     for node in ast.walk(tree):
@@ -227,10 +228,16 @@ def twin_location(model_class: str) -> tuple[str, str]:
                   and target.value.id == "TWINS" and isinstance(target.slice, ast.Constant)
                   and isinstance(value, ast.Name)):
                 registry[target.slice.value] = value.id
+    return {name: siblings[local] for name, local in registry.items() if local in siblings}
+
+
+def twin_location(model_class: str) -> tuple[str, str]:
+    """``(module, name)`` of the twin of ``model_class``, or an error naming those that exist."""
+    registry = twin_registry()
     if model_class not in registry:
         raise ValueError(f"no PyTorch twin for {model_class}; twins exist for "
                          f"{sorted(registry)} (tinyunet/torch_twins/)")
-    return siblings[registry[model_class]]
+    return registry[model_class]
 
 
 def model_source(model_class: str, model_config: dict) -> str:
