@@ -100,8 +100,12 @@ def crop_like(masks, logits):
 
 # ----- the run ----------------------------------------------------------------------------------
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  torchrun --standalone --nproc-per-node=2 train_ddp.py --steps 100\n"
+               "  torchrun --standalone --nproc-per-node=4 train_ddp.py --resume ddp --steps 500\n"
+               "  python train_ddp.py --steps 10          (one process, no DDP)")
     p.add_argument("--resume", default=str(HERE),
                    help="folder with model.safetensors, optimizer.safetensors and arch.json "
                         "(default: this script's folder, the export)")
