@@ -345,3 +345,43 @@ def test_help_shows_options_and_examples(name, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert "examples:" in text and "--torch" in text
+
+
+# ----- model.py: what a twin needs, inlined from its siblings -------------------------------------
+def test_model_py_inlines_only_what_the_twin_uses():
+    from tinyunet.interop.source import model_source
+
+    text = model_source("Classifier", dict(base_channels=4, depth=2))
+    assert "class ConvBlock" in text and "def _norm" in text  # taken from unet.py
+    assert "class UNet" not in text and "def center_crop" not in text  # not needed
+    assert "from ." not in text and "tinyunet." not in text.split('"""', 2)[2]
+
+
+def test_model_py_refuses_what_it_cannot_inline(tmp_path):
+    from tinyunet.interop.source import Assembler
+
+    (tmp_path / "a.py").write_text("import torch\n\n\nclass Block:\n    pass\n")
+    (tmp_path / "b.py").write_text("from .a import Block as Base\n\n\nclass Block(Base):\n"
+                                   "    pass\n\n\nclass Net(Block):\n    pass\n")
+    assembler = Assembler(tmp_path)
+    with pytest.raises(ValueError, match="two different 'Block': one from a.py and one from b"):
+        assembler.require("b", "Net")
+    (tmp_path / "c.py").write_text("from . import a\n")
+    with pytest.raises(ValueError, match="import a sibling's pieces by name"):
+        Assembler(tmp_path).require("c", "Net")
+    (tmp_path / "d.py").write_text("print('side effect')\n")
+    with pytest.raises(ValueError, match="found: print\\('side effect'\\)"):
+        Assembler(tmp_path).require("d", "Net")
+
+
+def test_a_diffuse_checkpoint_exports_its_network(torch, tmp_path):
+    model = tiny_model("DiffusionUNet", TINY["DiffusionUNet"][0]).eval()
+    io.save({"model": model.state_dict(), "config": model.config,
+             "ddpm": {"timesteps": 10, "schedule": "cosine"}}, tmp_path / "model.safetensors")
+    written = export_torch(tmp_path / "model.safetensors", tmp_path / "out")
+    assert "train_ddp.py" not in written and "optimizer" not in written  # weights only
+    net = load_module(written["model.py"]).load(written["model"]).eval()
+    inputs = example_inputs(model)
+    with tu.no_grad(), torch.no_grad():
+        np.testing.assert_allclose(net(*torch_inputs(torch, inputs)).numpy(),
+                                   model(tu.Tensor(inputs[0]), *inputs[1:]).data, rtol=1e-10)

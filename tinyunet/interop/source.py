@@ -69,7 +69,7 @@ def _parse(path: Path) -> _Module:
                 module.definitions[name] = definition
         else:
             raise ValueError(f"{where}: a twin module holds imports, classes, functions and "
-                             f"assignments only, found a {type(node).__name__} statement")
+                             f"assignments only, found: {ast.unparse(node)[:60]}")
     return module
 
 

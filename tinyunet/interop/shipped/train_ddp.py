@@ -102,7 +102,7 @@ def crop_like(masks, logits):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
+        epilog="examples (in the export folder):\n"
                "  torchrun --standalone --nproc-per-node=2 train_ddp.py --steps 100\n"
                "  torchrun --standalone --nproc-per-node=4 train_ddp.py --resume ddp --steps 500\n"
                "  python train_ddp.py --steps 10          (one process, no DDP)")
