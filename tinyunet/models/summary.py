@@ -63,8 +63,9 @@ def _stages(module: nn.Module, prefix: str = ""):
             yield full, child
 
 
-def trace(model: nn.Module, input_shape) -> list[Row]:
-    """One ``Row`` per stage call, in the order the forward pass makes them."""
+def trace(model: nn.Module, input_shape, **forward_kwargs) -> list[Row]:
+    """One ``Row`` per stage call, in the order the forward pass makes them (``forward_kwargs``
+    go to the model, e.g. ``prune=2`` for a U-Net++)."""
     rows: list[Row] = []
     originals = []
     for name, stage in _stages(model):
@@ -83,7 +84,7 @@ def trace(model: nn.Module, input_shape) -> list[Row]:
     model.eval()
     try:
         with no_grad():
-            model(Tensor(np.zeros(input_shape, dtype=np.float32)))
+            model(Tensor(np.zeros(input_shape, dtype=np.float32)), **forward_kwargs)
     finally:
         for stage in originals:
             del stage.forward
@@ -96,9 +97,10 @@ def changed(model: nn.Module, name: str) -> bool:
     return any(fnmatch(name, pattern) for pattern in getattr(model, "changed_stages", ()))
 
 
-def summary(model: nn.Module, input_shape, print_fn=print) -> str:
-    """Print (and return) the size trace of ``model`` on an input of ``input_shape``."""
-    rows = trace(model, input_shape)
+def summary(model: nn.Module, input_shape, print_fn=print, **forward_kwargs) -> str:
+    """Print (and return) the size trace of ``model`` on an input of ``input_shape``; a variant
+    of the U-Net has the stages it changes marked ``*`` and explained under the table."""
+    rows = trace(model, input_shape, **forward_kwargs)
     width = 104
     lines = [f"  {'stage':<14}{'layer':<16}{'output shape':<22}{'channels':<22}{'params':>12}"
              f"  {'note'}", "-" * width,
