@@ -40,6 +40,8 @@ TINY = {  # families whose defaults are no small-model guess; the rest: guessed 
                            attention_levels=(1,), num_tokens=6, num_heads=2),
                       dict(base_channels=4, channel_mults=(1, 1, 2), attention_levels=(0,),
                            mid_attention=False)],
+    "UNetPlusPlus": [dict(base_channels=4, depth=2),
+                     dict(base_channels=4, depth=2, norm="batch", deep_supervision=True)],
 }
 SMALL = dict(base_channels=4, depth=2, channel_mults=(1, 2), attention_levels=(1,))
 

@@ -15,11 +15,15 @@ siblings into one stand-alone file (:mod:`tinyunet.interop.source`).
 
 import torch
 
+from .attention_unet import AttentionUNet
 from .classifier import Classifier
 from .diffusion_unet import DiffusionUNet
+from .residual_unet import ResidualUNet
 from .unet import UNet
+from .unetpp import UNetPlusPlus
 
-TWINS = {"UNet": UNet, "Classifier": Classifier, "DiffusionUNet": DiffusionUNet}
+TWINS = {"UNet": UNet, "AttentionUNet": AttentionUNet, "ResidualUNet": ResidualUNet,
+         "UNetPlusPlus": UNetPlusPlus, "Classifier": Classifier, "DiffusionUNet": DiffusionUNet}
 
 
 def twin_of(model):
