@@ -222,7 +222,8 @@ def check_one_step(torch, tmp_path, name, config, make_optimizer):
                                    err_msg=key)
     params = dict(net.named_parameters())
     names = [key for key, _ in model.named_parameters()]  # the optimizer's order
-    assert len(optimizer.state_dict()["state"]) == len(names) == len(torch_optimizer.state)
+    # (parameters that never had a gradient, such as unused deep-supervision heads, have none)
+    assert len(optimizer.state_dict()["state"]) == len(torch_optimizer.state) > 0
     for index, state in optimizer.state_dict()["state"].items():
         key = names[index]
         torch_entries = torch_optimizer.state[params[key]]
