@@ -369,6 +369,12 @@ def test_model_py_refuses_what_it_cannot_inline(tmp_path):
     assembler = Assembler(tmp_path)
     with pytest.raises(ValueError, match="two different 'Block': one from a.py and one from b"):
         assembler.require("b", "Net")
+    (tmp_path / "e.py").write_text("from .a import Block as Base\n\n\nclass One(Base):\n"
+                                   "    pass\n\n\nclass Two(One):\n    base = Base\n")
+    assembler = Assembler(tmp_path)
+    assembler.require("e", "Two")  # the alias, once, before both classes that use it
+    assert assembler.chunks == ["class Block:\n    pass", "Base = Block", "class One(Base):\n"
+                                "    pass", "class Two(One):\n    base = Base"]
     (tmp_path / "c.py").write_text("from . import a\n")
     with pytest.raises(ValueError, match="import a sibling's pieces by name"):
         Assembler(tmp_path).require("c", "Net")

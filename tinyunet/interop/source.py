@@ -105,6 +105,7 @@ class Assembler:
         self.owner: dict[str, str] = {}   # emitted top-level name -> the module it came from
         self._done: set[int] = set()
         self._visiting: set[int] = set()
+        self._aliases: set[tuple[str, str]] = set()
 
     def module(self, name: str, path: Path | None = None) -> _Module:
         if name not in self.modules:
@@ -117,7 +118,8 @@ class Assembler:
         if name in module.siblings:
             sibling, original = module.siblings[name]
             self.require(sibling, original)
-            if name != original:
+            if name != original and (module_name, name) not in self._aliases:
+                self._aliases.add((module_name, name))
                 self._emit(module_name, (name,), f"{name} = {original}")
         elif name in module.imports:
             if module.imports[name] not in self.imports:
