@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import instances as inst
 from .. import metrics
-from ..backend import to_device
 from ..grad_mode import no_grad
 from ..instance_metrics import instance_scores
 from ..predict import forward_padded
@@ -35,7 +34,7 @@ def crop_like(masks: np.ndarray, logits) -> np.ndarray:
 
 
 def evaluate(model, batches, num_classes: int = 2, loss_fn=None,
-             instances: str | None = "components") -> dict:
+             instances: str | None = "split") -> dict:
     """Validation: the mean loss (if ``loss_fn``) and :func:`score` over every image, and the
     instance scores (``ap``, ``ap50``, ``objects``, ``true_objects``) when the batches carry
     instance labels.
@@ -60,8 +59,7 @@ def evaluate(model, batches, num_classes: int = 2, loss_fn=None,
                 logits = Tensor(forward_padded(model, images))  # any image size
                 masks = crop_like(masks, logits)
                 if loss_fn is not None:
-                    weights = () if len(extra) < 2 else (
-                        to_device(crop_like(extra[1], logits), logits.device),)
+                    weights = [crop_like(w, logits) for w in extra[1:2]]   # if any
                     loss_sum += float(loss_fn(logits, masks, *weights).data) * len(images)
                 preds += list(logits.numpy().argmax(axis=1))
                 targets += list(masks)

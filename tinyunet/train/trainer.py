@@ -52,9 +52,9 @@ from ..tensor import Tensor
 from .evaluate import crop_like, evaluate, score
 from .interrupt import deferred_interrupt
 
+INSTANCE_COLUMNS = ("val_ap", "val_ap50", "val_objects", "val_true_objects")
 CSV_COLUMNS = ("epoch", "step", "train_loss", "train_dice", "val_loss", "val_dice", "val_iou",
-               "val_pixel_accuracy", "val_ap", "val_ap50", "val_objects", "val_true_objects",
-               "lr", "seconds")
+               "val_pixel_accuracy", *INSTANCE_COLUMNS, "lr", "seconds")
 
 
 class TrainingDiverged(RuntimeError):
@@ -269,7 +269,7 @@ class Trainer:
                "train_loss": self.running["loss"] / n, "train_dice": self.running["dice"] / n,
                "val_loss": val["loss"], "val_dice": val["dice"], "val_iou": val["iou"],
                "val_pixel_accuracy": val["pixel_accuracy"],
-               **{f"val_{k}": val.get(k) for k in ("ap", "ap50", "objects", "true_objects")},
+               **{key: val.get(key.removeprefix("val_")) for key in INSTANCE_COLUMNS},
                "lr": self.lr,
                "seconds": round(self.seconds, 3)}
         self._check_weights_finite()
@@ -367,7 +367,7 @@ class Trainer:
             "val_dice": last.get("val_dice"), "val_iou": last.get("val_iou"),
             "val_pixel_accuracy": last.get("val_pixel_accuracy"),
             "val_loss": last.get("val_loss"), "train_loss": last.get("train_loss"),
-            **{key: last.get(key) for key in CSV_COLUMNS[8:12]},  # the instance scores
+            **{key: last.get(key) for key in INSTANCE_COLUMNS},
             "best_val_dice": best.get("val_dice"), "best_epoch": best.get("epoch"),
             "train_seconds": round(self.seconds, 3), "steps": self.step, "epochs": self.epoch,
             "seconds_per_step": round(self.step_seconds / self.step, 4) if self.step else None,
