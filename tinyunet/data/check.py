@@ -28,6 +28,7 @@ class SplitReport:
 
     name: str
     root: Path
+    percentiles: tuple = (1.0, 99.8)
     files: int = 0
     samples: int = 0
     sizes: Counter = field(default_factory=Counter)          # (H, W) -> samples
@@ -76,7 +77,7 @@ def _touching(labels: np.ndarray) -> int:
 def check_split(name: str, root: Path, num_classes: int = 2,
                 percentiles=(1.0, 99.8)) -> SplitReport:
     """Read every pair under ``root`` (``images/`` + ``masks/``) and gather the report."""
-    report = SplitReport(name, Path(root))
+    report = SplitReport(name, Path(root), tuple(percentiles))
     pairs, report.problems = find_pairs(root)
     for image_path, mask_path in pairs:
         pair = read_pair(image_path, mask_path, num_classes)
@@ -152,7 +153,9 @@ def check_data(root, num_classes: int = 2, crop: int | None = 64, batch_size: in
 
 def describe(report: SplitReport, batch_size: int = 8) -> list[str]:
     """The report of a split as lines of text."""
-    lines = [f"{report.name}: {report.root}"]
+    held = " (the last fifth of the images is held out for validation)" \
+        if report.name == "all" else ""
+    lines = [f"{report.name}: {report.root}{held}"]
     if not report.files:
         return lines + ["  no readable image/mask pairs"]
     pages = f" ({report.samples} samples: stacks give one per page)" \
@@ -164,9 +167,10 @@ def describe(report: SplitReport, batch_size: int = 8) -> list[str]:
     lines.append("  bit depth: " + ", ".join(f"{d} ({n})" for d, n in report.depths.items())
                  + "; channels: " + ", ".join(f"{c} ({n})" for c, n in report.channels.items()))
     low = np.array(report.low)
+    lo, hi = report.percentiles
     lines.append(f"  intensity: min {low[:, 0].min():g}, max {low[:, 3].max():g}; per image "
-                 f"the 1st-99.8th percentiles span {low[:, 1].min():g}..{low[:, 1].max():g} "
-                 f"to {low[:, 2].min():g}..{low[:, 2].max():g}")
+                 f"the percentiles P{lo:g} = {low[:, 1].min():g}..{low[:, 1].max():g} and "
+                 f"P{hi:g} = {low[:, 2].min():g}..{low[:, 2].max():g} (scaled to 0 and 1)")
     kinds = ", ".join(f"{k} ({n})" for k, n in report.kinds.items())
     lines.append(f"  masks: {kinds or 'none readable'}; {report.objects} objects, "
                  f"{report.touching} of them touching another")

@@ -8,8 +8,8 @@ weighted losses. Sources:
   another seed, made once and kept in memory;
 * ``"nuclei"``: :class:`~tinyunet.data.nuclei.SyntheticNuclei`, touching fluorescence nuclei;
 * a folder: ``DIR/train`` and ``DIR/val``, each ``images/`` + ``masks/`` (PNG or TIFF); or
-  just ``DIR/images`` + ``DIR/masks``, of which the last fifth of the images (at least one)
-  is held out for validation.
+  just ``DIR/images`` + ``DIR/masks``, of which the last fifth of the images (at least one;
+  of a single stack, its pages) is held out for validation.
 
 Few images must still train: the training set is repeated so that an epoch fills at least one
 batch and, when training on random crops of folder images, covers each image's area about
@@ -115,13 +115,15 @@ def _split_folder(root: Path, config, name: str):
         raise DataError(f"{root}: expected {root}/train and {root}/val (each with images/ and "
                         f"masks/), or {root}/images and {root}/masks")
     every = _folder(root, config, name)
-    files = len(every.image_paths)
-    if files < 2:                   # one file: validate on its pages, or on itself
-        return every, every
-    held = set(every.image_paths[-max(1, files // 5):])
-    train = [i for i, (pair, _) in enumerate(every.samples) if pair.image_path not in held]
-    val = [i for i, (pair, _) in enumerate(every.samples) if pair.image_path in held]
-    return Subset(every, train), Subset(every, val)
+    # hold out whole files; a single stack holds out pages; a single image is all there is
+    unit = ((lambda i: every.samples[i][0].image_path) if len(every.image_paths) > 1
+            else (lambda i: i))
+    units = list(dict.fromkeys(unit(i) for i in range(len(every))))
+    if len(units) < 2:
+        return every, every         # one image: validated on what it trains on
+    held = set(units[-max(1, len(units) // 5):])
+    train = [i for i in range(len(every)) if unit(i) not in held]
+    return Subset(every, train), Subset(every, [i for i in range(len(every)) if unit(i) in held])
 
 
 def image_sizes(dataset) -> dict:
