@@ -9,6 +9,7 @@ beside it, pooling in ``ops/pool.py``, ...).
 
 from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
 from .ops.attention import scaled_dot_product_attention
+from .ops.avg_pool import adaptive_avg_pool2d, avg_pool2d
 from .ops.concat import cat, center_crop, stack
 from .ops.conv import (
     conv2d,
@@ -25,12 +26,13 @@ from .ops.loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .ops.norm import batch_norm, group_norm
 from .ops.pad import pad
 from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
-from .ops.pool import avg_pool2d, max_pool2d
+from .ops.pool import max_pool2d
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "silu", "tanh", "softmax", "log_softmax",
     "conv2d", "conv_transpose2d", "conv2d_output_size", "conv_transpose2d_output_size",
-    "max_pool2d", "avg_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
+    "pixel_shuffle", "pixel_unshuffle",
     "cat", "stack", "center_crop", "pad",
     "linear", "dropout", "embedding", "scaled_dot_product_attention", "batch_norm", "group_norm",
     "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "dice_loss", "dice_ce_loss",

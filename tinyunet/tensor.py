@@ -15,18 +15,29 @@ import numpy as np
 
 from .backend import device_of, get_array_module, normalize_device, to_device
 
+NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats: what a tensor may hold
+
 
 def _as_array(data, dtype):
     xp = get_array_module(data)
     if dtype is not None:
-        return xp.asarray(data, dtype=dtype)
-    if isinstance(data, np.ndarray) or xp is not np:
-        return data
-    if isinstance(data, np.generic):  # a NumPy scalar (what a full reduction returns)
-        return np.asarray(data)
-    array = np.asarray(data)
-    if array.dtype.kind == "f" or array.dtype == object:
-        array = array.astype(np.float32)
+        array = xp.asarray(data, dtype=dtype)
+    elif isinstance(data, np.ndarray) or xp is not np:
+        array = data
+    elif isinstance(data, np.generic):  # a NumPy scalar (what a full reduction returns)
+        array = np.asarray(data)
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError:  # a ragged nest of lists: name it instead of NumPy's complaint
+            raise ValueError("Tensor: nested sequences must be rectangular (every row of one "
+                             "length), as for torch.tensor") from None
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+    if array.dtype.kind not in NUMERIC_KINDS:  # torch.tensor(["a"]) is a TypeError too
+        raise TypeError(f"Tensor: data must be numeric (bool, integer or floating point), got "
+                        f"dtype {array.dtype} (shape {array.shape}); strings, objects and "
+                        f"complex numbers cannot be tensors")
     return array
 
 

@@ -63,23 +63,23 @@ def _nearest_backward(grad_y, row_lo, row_hi, col_lo, col_hi, grad_x):
         grad_x[plane, h, w] = total
 
 
-def upsample_nearest2d(x, out_size, scales):
+def upsample_nearest2d(x, out_size, scales, exact):
     """y[n, c, i, j] = x[n, c, src_h[i], src_w[j]]."""
     xp = get_array_module(x)
     N, C, H, W = x.shape
-    rows = xp.asarray(_nearest_sources(H, out_size[0], scales[0]))
-    cols = xp.asarray(_nearest_sources(W, out_size[1], scales[1]))
+    rows = xp.asarray(_nearest_sources(H, out_size[0], scales[0], exact))
+    cols = xp.asarray(_nearest_sources(W, out_size[1], scales[1], exact))
     y = xp.empty((N * C, *out_size), dtype=x.dtype)
     launch(_nearest, y.size, _planes(x), rows, cols, y)
     return y.reshape(N, C, *out_size)
 
 
-def upsample_nearest2d_backward(grad_y, input_shape, scales):
+def upsample_nearest2d_backward(grad_y, input_shape, scales, exact):
     """grad_x[h, w] = sum of grad_y[i, j] over the (i, j) with src_h[i] = h, src_w[j] = w."""
     xp = get_array_module(grad_y)
     N, C, H, W = input_shape
-    row_runs = _runs(_nearest_sources(H, grad_y.shape[2], scales[0]), H)
-    col_runs = _runs(_nearest_sources(W, grad_y.shape[3], scales[1]), W)
+    row_runs = _runs(_nearest_sources(H, grad_y.shape[2], scales[0], exact), H)
+    col_runs = _runs(_nearest_sources(W, grad_y.shape[3], scales[1], exact), W)
     grad_x = xp.empty((N * C, H, W), dtype=grad_y.dtype)
     launch(_nearest_backward, grad_x.size, _planes(grad_y),
            *(xp.asarray(t) for t in row_runs + col_runs), grad_x)

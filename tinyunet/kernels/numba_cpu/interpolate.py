@@ -9,10 +9,15 @@ import numpy as np
 from numba import njit, prange
 
 
-def _nearest_sources(in_size, out_size, scale):
-    """src[dst] = min(floor(dst * scale), in - 1), in float32 as PyTorch computes it."""
-    dst = np.arange(out_size, dtype=np.float32)
-    src = np.floor(dst * np.float32(scale)).astype(np.int64)
+def _nearest_sources(in_size, out_size, scale, exact):
+    """src[dst] = min(floor(dst * scale), in - 1), or floor((dst + 0.5) * scale) when
+    ``exact``, rounded as PyTorch rounds them (see the reference set)."""
+    if exact:
+        dst = np.arange(out_size, dtype=np.float64) + 0.5
+        src = np.floor((dst * float(np.float32(scale))).astype(np.float32)).astype(np.int64)
+    else:
+        dst = np.arange(out_size, dtype=np.float32)
+        src = np.floor(dst * np.float32(scale)).astype(np.int64)
     return np.minimum(src, in_size - 1)
 
 
@@ -50,21 +55,21 @@ def _scatter_nearest(grad_y, rows, cols, grad_x):
                 grad_x[plane, rows[i], cols[j]] += grad_y[plane, i, j]
 
 
-def upsample_nearest2d(x, out_size, scales):
+def upsample_nearest2d(x, out_size, scales, exact):
     """y[n, c, i, j] = x[n, c, src_h[i], src_w[j]]."""
     N, C, H, W = x.shape
-    rows = _nearest_sources(H, out_size[0], scales[0])
-    cols = _nearest_sources(W, out_size[1], scales[1])
+    rows = _nearest_sources(H, out_size[0], scales[0], exact)
+    cols = _nearest_sources(W, out_size[1], scales[1], exact)
     y = np.empty((N * C, out_size[0], out_size[1]), dtype=x.dtype)
     _gather_nearest(_planes(x), rows, cols, y)
     return y.reshape(N, C, out_size[0], out_size[1])
 
 
-def upsample_nearest2d_backward(grad_y, input_shape, scales):
+def upsample_nearest2d_backward(grad_y, input_shape, scales, exact):
     """grad_x[src_h[i], src_w[j]] += grad_y[i, j]."""
     N, C, H, W = input_shape
-    rows = _nearest_sources(H, grad_y.shape[2], scales[0])
-    cols = _nearest_sources(W, grad_y.shape[3], scales[1])
+    rows = _nearest_sources(H, grad_y.shape[2], scales[0], exact)
+    cols = _nearest_sources(W, grad_y.shape[3], scales[1], exact)
     grad_x = np.zeros((N * C, H, W), dtype=grad_y.dtype)
     _scatter_nearest(_planes(grad_y), rows, cols, grad_x)
     return grad_x.reshape(input_shape)

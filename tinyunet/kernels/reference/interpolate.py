@@ -8,6 +8,9 @@ loops just look up the tables. ``scale`` is the input/output size ratio along on
 (see ``tinyunet.ops.interpolate``).
 
 nearest    src = min(floor(dst * scale), in - 1), computed in float32 as PyTorch does.
+nearest-exact (``exact=True``): src = min(floor((dst + 0.5) * scale), in - 1): the output
+           pixel's *centre* picks its source, so shrinking by 2 reads pixels 1, 3, 5, ...
+           instead of 0, 2, 4, ... (the centred choice of Pillow and scipy.ndimage.zoom).
 bilinear   align_corners=False (pixels are unit squares, centres at +0.5):
                src = max((dst + 0.5) * scale - 0.5, 0)
            align_corners=True (corner pixels' centres coincide):
@@ -24,9 +27,12 @@ import math
 import numpy as np
 
 
-def _nearest_sources(in_size, out_size, scale):
-    """src[dst] for one axis, bit-for-bit PyTorch's ``nearest_idx``."""
-    scale = np.float32(scale)                  # PyTorch computes this index in float32
+def _nearest_sources(in_size, out_size, scale, exact):
+    """src[dst] for one axis, bit-for-bit PyTorch's ``nearest_idx`` / ``nearest_exact_idx``."""
+    scale = np.float32(scale)                  # PyTorch keeps this scale in float32
+    if exact:  # (dst + 0.5) * scale in double, rounded to float32, then floored
+        return [min(int(math.floor(np.float32((dst + 0.5) * float(scale)))), in_size - 1)
+                for dst in range(out_size)]
     return [min(int(math.floor(np.float32(dst) * scale)), in_size - 1)
             for dst in range(out_size)]
 
@@ -46,12 +52,12 @@ def _linear_sources(in_size, out_size, align_corners, scale):
     return table
 
 
-def upsample_nearest2d(x, out_size, scales):
+def upsample_nearest2d(x, out_size, scales, exact):
     """y[n, c, i, j] = x[n, c, src_h[i], src_w[j]]."""
     N, C, H, W = x.shape
     H_out, W_out = out_size
-    rows = _nearest_sources(H, H_out, scales[0])
-    cols = _nearest_sources(W, W_out, scales[1])
+    rows = _nearest_sources(H, H_out, scales[0], exact)
+    cols = _nearest_sources(W, W_out, scales[1], exact)
     y = np.empty((N, C, H_out, W_out), dtype=x.dtype)
     for n in range(N):
         for c in range(C):
@@ -61,12 +67,12 @@ def upsample_nearest2d(x, out_size, scales):
     return y
 
 
-def upsample_nearest2d_backward(grad_y, input_shape, scales):
+def upsample_nearest2d_backward(grad_y, input_shape, scales, exact):
     """grad_x[src_h[i], src_w[j]] += grad_y[i, j]."""
     N, C, H, W = input_shape
     _, _, H_out, W_out = grad_y.shape
-    rows = _nearest_sources(H, H_out, scales[0])
-    cols = _nearest_sources(W, W_out, scales[1])
+    rows = _nearest_sources(H, H_out, scales[0], exact)
+    cols = _nearest_sources(W, W_out, scales[1], exact)
     grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
     for n in range(N):
         for c in range(C):
