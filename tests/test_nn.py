@@ -400,11 +400,14 @@ def test_zero_grad_and_to_dtype():
     assert weight.dtype == np.float32  # (model.to("cuda"): tests/test_devices.py)
 
 
-def test_unsupported_torch_options_fail_loudly():
-    with pytest.raises(NotImplementedError, match="groups=2"):
-        nn.Conv2d(4, 4, 3, groups=2)
-    with pytest.raises(NotImplementedError, match="ceil_mode=True"):
-        nn.MaxPool2d(2, ceil_mode=True)
+def test_torch_options_that_were_refused_now_work(torch):
+    """groups and ceil_mode used to raise NotImplementedError; the layers now take them
+    (their ops are tested against PyTorch in test_conv_groups.py and test_pool.py)."""
+    assert nn.Conv2d(4, 4, 3, groups=2).weight.shape == (4, 2, 3, 3)
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    y = nn.MaxPool2d(2, ceil_mode=True)(x)
+    np.testing.assert_array_equal(y.data, torch.nn.MaxPool2d(2, ceil_mode=True)(
+        torch.tensor(x)).numpy())
 
 
 # ----- initialisation -----------------------------------------------------------------------
