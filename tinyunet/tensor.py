@@ -124,6 +124,19 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def contiguous(self) -> Tensor:
+        """Itself: the ops make their arrays contiguous where a kernel needs it."""
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (the gradient flows back unchanged)."""
+        from .ops import shape
+
+        return shape.cast(self, self.dtype)
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -309,17 +322,17 @@ class Tensor:
     def tanh(self):
         return _act.tanh(self)
 
-    def softmax(self, dim):
-        return _act.softmax(self, dim)
+    def softmax(self, dim=None, dtype=None):
+        return _act.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim):
-        return _act.log_softmax(self, dim)
+    def log_softmax(self, dim=None, dtype=None):
+        return _act.log_softmax(self, dim, dtype=dtype)
 
-    def sum(self, dim=None, keepdim=False):
-        return _reduce.sum(self, dim, keepdim)
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        return _reduce.sum(self if dtype is None else _shape.cast(self, dtype), dim, keepdim)
 
-    def mean(self, dim=None, keepdim=False):
-        return _reduce.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        return _reduce.mean(self if dtype is None else _shape.cast(self, dtype), dim, keepdim)
 
     def max(self, dim=None, keepdim=False):
         return _reduce.max(self, dim, keepdim)
