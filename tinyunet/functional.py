@@ -17,12 +17,13 @@ from .ops.conv import (
     conv_transpose2d,
     conv_transpose2d_output_size,
 )
+from .ops.cross_entropy import cross_entropy
 from .ops.dice import dice_ce_loss, dice_loss
 from .ops.dropout import dropout
 from .ops.embedding import embedding
 from .ops.interpolate import interpolate
 from .ops.linear import linear
-from .ops.loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from .ops.loss import binary_cross_entropy_with_logits, mse_loss
 from .ops.norm import batch_norm, group_norm
 from .ops.pad import pad
 from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
