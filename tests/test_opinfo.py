@@ -134,11 +134,10 @@ class Walk:
 
     def sample(self, name, op, sample, dtype):
         key = f"{op.name}[{op.variant_test_name}] {dtype} {_describe(sample)}"
-        T = self.torch
         theirs_args = _clone([sample.input, *sample.args])
         theirs_kwargs = {k: _clone(v) for k, v in sample.kwargs.items()}
         try:
-            T.manual_seed(0)
+            self.torch.manual_seed(0)
             expected = op(*theirs_args, **theirs_kwargs)
         except Exception:  # noqa: BLE001  (a sample torch itself refuses proves nothing)
             return
@@ -164,7 +163,6 @@ class Walk:
             self.failures.append(f"{key}: {problem}")
 
     def _compare(self, name, got, expected, args, theirs_args, kwargs, theirs_kwargs, dtype):
-        T = self.torch
         outs, touts = _flat(got), _flat(expected)
         if len(outs) != len(touts):
             return f"{len(outs)} outputs, torch gives {len(touts)}"
