@@ -141,24 +141,24 @@ class LogSoftmax(Function):
         return grad - softmax * grad.sum(axis=ctx.dim, keepdims=True)
 
 
-def relu(x, inplace=False):
-    return ReLU.apply(x)
+def relu(input, inplace=False):
+    return ReLU.apply(input)
 
 
-def leaky_relu(x, negative_slope=0.01, inplace=False):
-    return LeakyReLU.apply(x, negative_slope=negative_slope)
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
 
 
-def sigmoid(x):
-    return Sigmoid.apply(x)
+def sigmoid(input):
+    return Sigmoid.apply(input)
 
 
-def tanh(x):
-    return Tanh.apply(x)
+def tanh(input):
+    return Tanh.apply(input)
 
 
-def silu(x, inplace=False):
-    return SiLU.apply(x)
+def silu(input, inplace=False):
+    return SiLU.apply(input)
 
 
 def _dim(dim, ndim, op):
@@ -183,17 +183,17 @@ def _prepared(x, dim, dtype, op):
     return x, _dim(dim, x.ndim, op)
 
 
-def softmax(x, dim=None, _stacklevel=3, dtype=None):
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``softmax(x)_i = e^{x_i} / sum_j e^{x_j}`` along ``dim``; ``dtype`` casts x first."""
-    x, axis = _prepared(x, dim, dtype, "softmax")
+    x, axis = _prepared(input, dim, dtype, "softmax")
     if x.ndim == 0:
         return Softmax.apply(x.reshape(1), dim=0).reshape(())
     return Softmax.apply(x, dim=axis)
 
 
-def log_softmax(x, dim=None, _stacklevel=3, dtype=None):
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``log_softmax(x) = x - logsumexp(x)`` along ``dim``; ``dtype`` casts x first."""
-    x, axis = _prepared(x, dim, dtype, "log_softmax")
+    x, axis = _prepared(input, dim, dtype, "log_softmax")
     if x.ndim == 0:
         return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
     return LogSoftmax.apply(x, dim=axis)

@@ -49,8 +49,8 @@ class AdaptiveAvgPool2d(Function):
         return backend.kernels(grad).adaptive_avg_pool2d_backward(grad, ctx.input_shape)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
     """Average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``.
 
     The output size is max pooling's without dilation: ``floor((H + 2p - k) / s) + 1``, or
@@ -60,7 +60,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     ceil_mode window hangs past the padding); without it, its number of real pixels.
     """
     op = "avg_pool2d"
-    x, unbatched, k, s, p, _ = pool_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    x, unbatched, k, s, p, _ = pool_args(op, input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if isinstance(divisor_override, bool) or int(divisor_override) != divisor_override \
                 or divisor_override == 0:
@@ -73,11 +73,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return y.squeeze(0) if unbatched else y
 
 
-def adaptive_avg_pool2d(x, output_size):
+def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed ``output_size`` (an int, or (h, w) where None keeps that
     input size), as ``torch.nn.functional.adaptive_avg_pool2d``; see the module docstring."""
     op = "adaptive_avg_pool2d"
-    x, unbatched = batched(op, Tensor._lift(x))
+    x, unbatched = batched(op, Tensor._lift(input))
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
     size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2

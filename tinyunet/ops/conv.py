@@ -184,7 +184,7 @@ def _contiguous(x, w, b):
 # ----- the public functions -----------------------------------------------------------------
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
 
     x (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias
@@ -196,7 +196,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> T
     sizes from ``conv2d_output_size``.
     """
     op = "conv2d"
-    x, weight, bias, groups, unbatched = conv_inputs(op, x, weight, bias, groups,
+    x, weight, bias, groups, unbatched = conv_inputs(op, input, weight, bias, groups,
                                                      "(C_out, C_in / groups, kH, kW)")
     check_channels(op, x, weight, groups, bias, transposed=False)
     kH, kW = weight.shape[2:]
@@ -227,7 +227,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> T
     return y.squeeze(0) if unbatched else y
 
 
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1) -> Tensor:
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (and in its
     argument order: ``groups`` comes before ``dilation``).
@@ -258,7 +258,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
              [3, 3, 4, 4]]
     """
     op = "conv_transpose2d"
-    x, weight, bias, groups, unbatched = conv_inputs(op, x, weight, bias, groups,
+    x, weight, bias, groups, unbatched = conv_inputs(op, input, weight, bias, groups,
                                                      "(C_in, C_out / groups, kH, kW)")
     check_channels(op, x, weight, groups, bias, transposed=True)
     stride = pair(op, "stride", stride, minimum=1)

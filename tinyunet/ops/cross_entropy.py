@@ -138,7 +138,7 @@ class SoftCrossEntropy(Function):
         return dz, dq
 
 
-def cross_entropy(logits, target, weight=None, size_average=None, ignore_index=-100,
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
                   reduce=None, reduction="mean", label_smoothing=0.0, *, pixel_weight=None):
     """Cross-entropy of logits (N, C, d1, ...) against class indices (N, d1, ...) or class
     probabilities (N, C, d1, ...), as ``torch.nn.functional.cross_entropy`` (and in its
@@ -160,11 +160,11 @@ def cross_entropy(logits, target, weight=None, size_average=None, ignore_index=-
     name = "cross_entropy"
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(name, reduction)
-    z = _array(logits)
+    z = _array(input)
     soft = tuple(_array(target).shape) == tuple(z.shape) and _array(target).dtype.kind == "f"
     if z.ndim == 1:  # one unbatched sample, as torch allows
         shape = (1, -1) if soft else (1,)
-        out = cross_entropy(Tensor._lift(logits).reshape(1, -1), _unbatched(target, shape),
+        out = cross_entropy(Tensor._lift(input).reshape(1, -1), _unbatched(target, shape),
                             weight, None, ignore_index, None, reduction, label_smoothing,
                             pixel_weight=pixel_weight)
         return out.reshape(()) if reduction == "none" else out
@@ -180,12 +180,12 @@ def cross_entropy(logits, target, weight=None, size_average=None, ignore_index=-
             raise NotImplementedError(f"{name}: pixel_weight is only supported with class-index "
                                       "targets, not probability targets")
         _check_finite(name, "target", _array(target))
-        return SoftCrossEntropy.apply(logits, target, weight=weight, reduction=reduction,
+        return SoftCrossEntropy.apply(input, target, weight=weight, reduction=reduction,
                                       label_smoothing=float(label_smoothing))
     target = _array(target)
     _class_indices(name, z, target, ignore_index)
     pixel_weight = _pixel_weight(name, pixel_weight, target, z.dtype)
-    return CrossEntropy.apply(logits, target=target, weight=weight, pixel_weight=pixel_weight,
+    return CrossEntropy.apply(input, target=target, weight=weight, pixel_weight=pixel_weight,
                               ignore_index=ignore_index, reduction=reduction,
                               label_smoothing=float(label_smoothing))
 

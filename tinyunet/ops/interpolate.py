@@ -154,7 +154,7 @@ def _check(x, mode, align_corners, antialias):
                          f"{x.shape}")
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims of ``x`` to ``size`` or by ``scale_factor`` (exactly one).
 
@@ -168,7 +168,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     otherwise ``1 / scale_factor`` itself maps the coordinates). ``antialias=True`` and
     ``mode="bicubic"`` are refused with NotImplementedError.
     """
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     _check(x, mode, align_corners, antialias)
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor, got "

@@ -67,7 +67,7 @@ class BinaryCrossEntropyWithLogits(Function):
         return dz, dy
 
 
-def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=None,
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
                                      reduce=None, reduction="mean", pos_weight=None):
     """BCE on logits, as torch (and in its argument order): target (same shape as logits) in
     [0, 1]; ``weight`` and ``pos_weight`` broadcast against the logits (pos_weight (C, 1, 1)
@@ -75,7 +75,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=N
     name = "binary_cross_entropy_with_logits"
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(name, reduction)
-    z, y = _array(logits), _array(target)
+    z, y = _array(input), _array(target)
     _check_float(name, "logits", z)
     _check_finite(name, "logits", z)
     if tuple(y.shape) != tuple(z.shape):
@@ -98,7 +98,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=N
                 raise ValueError(f"{name}: {key} of shape {tuple(value.shape)} does not broadcast "
                                  f"to the logits' shape {tuple(z.shape)}")
             extras[key] = value
-    return BinaryCrossEntropyWithLogits.apply(logits, target, reduction=reduction, **extras)
+    return BinaryCrossEntropyWithLogits.apply(input, target, reduction=reduction, **extras)
 
 
 # ----- mean squared error -----------------------------------------------------------------------

@@ -155,7 +155,7 @@ def _affine(op, x, weight, bias, C):
     return weight, bias
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5) -> Tensor:
     """Batch normalisation of (N, C, *), as ``torch.nn.functional.batch_norm``.
 
@@ -164,7 +164,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     place with ``momentum``. ``weight`` (gamma) and ``bias`` (beta) are (C,) or None. An empty
     input comes back empty and leaves the running statistics alone, as in PyTorch.
     """
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     if x.numel() == 0 and x.ndim >= 1:
         return x * 1  # nothing to normalise (a new tensor, still in the graph)
     if x.ndim < 2:
@@ -188,14 +188,14 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                                momentum=momentum, eps=eps)
 
 
-def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
     """Group normalisation of (N, C, *), as ``torch.nn.functional.group_norm``.
 
     A group of a single value normalises to 0 (its variance is 0), so the output there is the
     bias; PyTorch refuses only an input whose whole batch holds one value per group
     (``N * C / G * H * W == 1``), and so does this. An empty batch comes back empty.
     """
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected an input (N, C, ...), got shape {x.shape}")
     C = x.shape[1]

@@ -101,11 +101,11 @@ class CopyPad(Function):
         return grad
 
 
-def pad(x, pad, mode="constant", value=None):
+def pad(input, pad, mode="constant", value=None):
     """Pad the trailing dims of ``x`` by ``pad = (before_last, after_last, before_2nd_last, ...)``,
     as ``torch.nn.functional.pad``: modes ``"constant"`` (with ``value``, default 0),
     ``"reflect"``, ``"replicate"`` and ``"circular"`` (see the module docstring)."""
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     if mode not in MODES:
         raise ValueError(f"pad: unknown mode {mode!r}; supported modes are {MODES}")
     widths = tuple(pad)

@@ -71,7 +71,7 @@ class MaxPool2d(Function):
         return backend.kernels(grad).max_pool2d_backward(grad, argmax, ctx.input_shape)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``.
 
@@ -85,7 +85,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     of the maxima, as PyTorch does.
     """
     op = "max_pool2d"
-    x, unbatched, k, s, p, d = pool_args(op, x, kernel_size, stride, padding, dilation,
+    x, unbatched, k, s, p, d = pool_args(op, input, kernel_size, stride, padding, dilation,
                                          ceil_mode)
     indices = [] if return_indices else None
     y = MaxPool2d.apply(x, kernel_size=k, stride=s, padding=p, dilation=d,
