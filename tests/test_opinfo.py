@@ -166,7 +166,7 @@ class Walk:
         outs, touts = _flat(got), _flat(expected)
         if len(outs) != len(touts):
             return f"{len(outs)} outputs, torch gives {len(touts)}"
-        random = name in RANDOM and self._is_random(kwargs)
+        random = name in RANDOM and self._is_random(name, kwargs)
         for o, t in zip(outs, touts):
             t = t.detach().numpy()
             if o.shape != t.shape or o.dtype != t.dtype:
@@ -210,8 +210,9 @@ class Walk:
         return None
 
     @staticmethod
-    def _is_random(kwargs):
-        p = kwargs.get("p", kwargs.get("dropout_p", 0.5 if "p" in kwargs else 0.0))
+    def _is_random(name, kwargs):
+        """Dropout in training with 0 < p (dropout's default p is 0.5, attention's 0)."""
+        p = kwargs.get("p", 0.5) if name == "dropout" else kwargs.get("dropout_p", 0.0)
         return kwargs.get("training", True) and 0 < p
 
     @staticmethod
