@@ -240,3 +240,15 @@ def test_a_unet_trains_through_the_gpu_kernels(monkeypatch, up_mode):
     np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-10, atol=1e-12)
     for g_gpu, g_cpu in zip(grads_gpu, grads_cpu, strict=True):
         np.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("size, scale_factor", RESIZE)
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_upsample_bicubic2d(rng, size, scale_factor, align_corners):
+    x = rng.standard_normal((1, 2, 5, 4))
+    out, scales = _sizes_and_scales(x.shape[2:], size, scale_factor, "bicubic")
+    close(G.upsample_bicubic2d(dev(x), out, align_corners, scales),
+          R.upsample_bicubic2d(x, out, align_corners, scales))
+    g = rng.standard_normal((1, 2, *out))
+    close(G.upsample_bicubic2d_backward(dev(g), x.shape, align_corners, scales),
+          R.upsample_bicubic2d_backward(g, x.shape, align_corners, scales))

@@ -183,6 +183,64 @@ def test_recompute_scale_factor_maps_by_in_over_out(kernel_set, torch):
         _check_against_torch(torch, x, dict(kw, recompute_scale_factor=True), 1e-12, 1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("align_corners", [None, True])
+@pytest.mark.parametrize("how", [{"size": (7, 9)}, {"size": (3, 4)}, {"scale_factor": 1.7},
+                                 {"scale_factor": 0.6}, {"scale_factor": (2, 0.5)}])
+def test_bicubic_matches_torch(kernel_set, torch, dtype, align_corners, how):
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 6)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    _check_against_torch(torch, x, dict(how, mode="bicubic", align_corners=align_corners),
+                         rtol=tol, atol=tol)
+
+
+def test_bicubic_weights_sum_to_one_and_overshoot(kernel_set):
+    """Keys' kernel reproduces constants (its four weights sum to 1) but, having negative
+    lobes, rings past a step edge where bilinear stays between the two levels."""
+    flat = np.full((1, 1, 4, 5), 3.0)
+    np.testing.assert_allclose(interpolate(flat, scale_factor=1.7, mode="bicubic").data, 3.0)
+    step = np.repeat([[0.0] * 4 + [1.0] * 4], 4, axis=0)[None, None]
+    cubic = interpolate(step, scale_factor=3, mode="bicubic").data
+    linear = interpolate(step, scale_factor=3, mode="bilinear").data
+    assert cubic.min() < 0 and cubic.max() > 1
+    assert linear.min() >= 0 and linear.max() <= 1
+
+
+@settings(max_examples=10)
+@given(case=resize_cases(max_size=5), align_corners=st.booleans())
+def test_bicubic_reference_and_numba_kernels_agree(case, align_corners):
+    x, _ = case
+    H, W = x.shape[2:]
+    out, scales = (H + 2, max(W - 1, 1)), (0.8, 1.3)
+    g = np.random.default_rng(2).standard_normal(x.shape[:2] + out)
+    for dtype in (np.float32, np.float64):
+        xd, gd = x.astype(dtype), g.astype(dtype)
+        y = [ks.upsample_bicubic2d(xd, out, align_corners, scales) for ks in (reference, numba_cpu)]
+        b = [ks.upsample_bicubic2d_backward(gd, x.shape, align_corners, scales)
+             for ks in (reference, numba_cpu)]
+        assert y[0].dtype == y[1].dtype == b[0].dtype == b[1].dtype == dtype
+        np.testing.assert_allclose(y[0], y[1], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(b[0], b[1], rtol=1e-6, atol=1e-6)
+
+
+def test_torch_bicubic_backward_copies_an_axis_its_forward_does_not(kernel_set, torch):
+    """With scale_factor 1.1 a 5 x 6 image stays 5 x 6: PyTorch's bicubic forward still maps
+    through 1 / 1.1 (so do we), but its backward takes the copy shortcut, so its gradient is
+    not its forward's. Ours follows the forward (gradcheck)."""
+    x = np.random.default_rng(0).standard_normal((1, 1, 5, 6))
+    t = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.interpolate(t, scale_factor=1.1, mode="bicubic")
+    X = tu.Tensor(x, requires_grad=True)
+    y = interpolate(X, scale_factor=1.1, mode="bicubic")
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(y.data, x)      # not a copy
+    ty.sum().backward()
+    y.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), 1)   # torch: the gradient of a copy
+    assert not np.allclose(X.grad, 1)
+    assert tu.gradcheck(lambda v: interpolate(v, scale_factor=1.1, mode="bicubic"), (X,))
+
+
 def test_torch_1d_nearest_backward_disagrees_with_its_forward(kernel_set, torch):
     """PyTorch's 1-D and 3-D nearest forward maps index i to floor(i / 1.04), but its backward
     takes the 2-D kernel's shortcut (out == in: a copy) and so is not the forward's gradient.
@@ -202,6 +260,7 @@ def test_torch_1d_nearest_backward_disagrees_with_its_forward(kernel_set, torch)
 
 
 @pytest.mark.parametrize("mode, shape", [("nearest-exact", (1, 2, 4, 3)), ("area", (1, 2, 5, 3)),
+                                         ("bicubic", (1, 1, 4, 3)),
                                          ("linear", (1, 2, 4)), ("trilinear", (1, 1, 3, 2, 3)),
                                          ("nearest", (1, 1, 3, 2, 3))])
 def test_new_modes_gradcheck(kernel_set, mode, shape):
@@ -224,8 +283,8 @@ def test_interpolate_bad_inputs():
         interpolate(x, scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match="unknown mode 'cubic'"):
         interpolate(x, scale_factor=2, mode="cubic")
-    with pytest.raises(NotImplementedError, match="mode='bicubic' is not supported"):
-        interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match=r"mode='bicubic' needs a 4-D input"):
+        interpolate(x[0], scale_factor=2, mode="bicubic")
     with pytest.raises(NotImplementedError, match="antialias=True is not supported"):
         interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)
     with pytest.raises(ValueError, match="antialias is only defined for modes 'bilinear'"):

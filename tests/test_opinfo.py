@@ -41,7 +41,7 @@ ADAPTERS = {"embedding": lambda weight, idx, **kw: F.embedding(idx, weight, **kw
 RANDOM = {"dropout", "scaled_dot_product_attention"}  # random when p > 0: checked by law
 # what the walk refuses today (test_the_walk_exercises_every_op pins this, so a new refusal
 # or a newly supported argument shows up as a change to review)
-EXPECTED_REFUSALS = {("interpolate", "mode"): 48}
+EXPECTED_REFUSALS = {}
 
 
 def _op_db():

@@ -58,6 +58,9 @@ interpolate.py
     upsample_nearest2d_backward(grad_y, input_shape, scales, exact) -> grad_x
     upsample_bilinear2d(x, out_size, align_corners, scales) -> y
     upsample_bilinear2d_backward(grad_y, input_shape, align_corners, scales) -> grad_x
+    upsample_bicubic2d(x, out_size, align_corners, scales) -> y
+        Keys' cubic convolution (a = -0.75) over 4 x 4 taps, clamped at the borders.
+    upsample_bicubic2d_backward(grad_y, input_shape, align_corners, scales) -> grad_x
     (interpolate's other modes reuse these: "linear" is bilinear on a height-1 image, 3-D
     inputs take two 2-D passes, and "area" is pool.py's adaptive_avg_pool2d.)
 """

@@ -4,9 +4,9 @@
 Modes: ``"nearest"`` copies the pixel at ``floor(dst * scale)``; ``"nearest-exact"`` the one
 at ``floor((dst + 0.5) * scale)`` (centred: halving reads pixels 1, 3, 5, ... not 0, 2, 4);
 ``"linear"``, ``"bilinear"``, ``"trilinear"`` blend the 2, 4 or 8 nearest pixels (one mode per
-rank: 3-D, 4-D, 5-D inputs); ``"area"`` averages the input pixels under each output pixel
-(``adaptive_avg_pool2d``). The U-Net's decoder can use any of them, followed by a conv,
-instead of a transposed conv.
+rank: 3-D, 4-D, 5-D inputs); ``"bicubic"`` blends 4 x 4 pixels with Keys' cubic kernel (4-D);
+``"area"`` averages the input pixels under each output pixel (``adaptive_avg_pool2d``). The
+U-Net's decoder can use any of them, followed by a conv, instead of a transposed conv.
 
 Every mode is *separable*: output row i reads input rows that depend only on i, and likewise
 for each axis. So the 2-D kernels (``tinyunet.kernels.*.interpolate``, and ``pool``'s adaptive
@@ -33,7 +33,7 @@ from ..function import Function
 from ..tensor import Tensor
 from .avg_pool import adaptive_avg_pool2d
 
-MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area", "bicubic")
+MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 BLENDING = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}  # mode: its input rank
 
 
@@ -65,6 +65,20 @@ class UpsampleBilinear2d(Function):
             grad, ctx.input_shape, ctx.align_corners, ctx.scales)
 
 
+class UpsampleBicubic2d(Function):
+    """y = weighted sum of 16 taps;  each tap gets dL/dy times its weight back."""
+
+    @staticmethod
+    def forward(ctx, x, size=(1, 1), align_corners=False, scales=(1.0, 1.0)):
+        ctx.input_shape, ctx.align_corners, ctx.scales = x.shape, align_corners, scales
+        return backend.kernels(x).upsample_bicubic2d(x, size, align_corners, scales)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.kernels(grad).upsample_bicubic2d_backward(
+            grad, ctx.input_shape, ctx.align_corners, ctx.scales)
+
+
 def _per_axis(value, name, kind, dims):
     """A number or a sequence of ``dims`` numbers as a ``dims``-tuple."""
     values = (value,) * dims if isinstance(value, kind) else tuple(value)
@@ -78,11 +92,11 @@ def _scale(in_size, out_size, factor, mode, dims):
     """The kernel's ``scale`` along one axis: the one PyTorch's CPU kernels end up using.
 
     PyTorch's 2-D nearest kernel (only it, not the 1-D or 3-D ones) copies an unchanged axis
-    and halves the index of a doubled one, whatever the factor; its blending kernels copy an
-    unchanged axis in every rank; nearest-exact never takes a shortcut.
+    and halves the index of a doubled one, whatever the factor; its (bi/tri)linear kernels
+    copy an unchanged axis in every rank; nearest-exact and bicubic never take a shortcut.
     """
     nearest = mode in ("nearest", "nearest-exact")
-    shortcuts = mode != "nearest-exact" and (dims == 2 or not nearest)
+    shortcuts = mode not in ("nearest-exact", "bicubic") and (dims == 2 or not nearest)
     if shortcuts and out_size == in_size:
         return 1.0                  # copy the axis
     if shortcuts and nearest and out_size == 2 * in_size:
@@ -122,6 +136,8 @@ def _resize2d(x, out, scales, mode, align_corners):
         return UpsampleNearest2d.apply(x, size=out, scales=scales, exact=mode == "nearest-exact")
     if mode == "area":
         return adaptive_avg_pool2d(x, out)
+    if mode == "bicubic":
+        return UpsampleBicubic2d.apply(x, size=out, align_corners=align_corners, scales=scales)
     return UpsampleBilinear2d.apply(x, size=out, align_corners=align_corners, scales=scales)
 
 
@@ -146,9 +162,6 @@ def _check(x, mode, align_corners, antialias):
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported (it low-pass "
                                   "filters before shrinking); only antialias=False")
-    if mode == "bicubic":
-        raise NotImplementedError("interpolate: mode='bicubic' is not supported; the modes are "
-                                  f"{MODES[:-1]}")
     if min(x.shape[1:]) < 1:
         raise ValueError(f"interpolate: only the batch dimension may be empty, got input shape "
                          f"{x.shape}")
@@ -165,8 +178,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     edge); True pins the centres of the corner pixels of input and output together,
     ``i * (in - 1) / (out - 1)``. ``recompute_scale_factor=True`` makes ``scale_factor`` only
     choose the output size and then uses ``scale = in / out`` (the default for ``"area"``;
-    otherwise ``1 / scale_factor`` itself maps the coordinates). ``antialias=True`` and
-    ``mode="bicubic"`` are refused with NotImplementedError.
+    otherwise ``1 / scale_factor`` itself maps the coordinates). ``antialias=True`` (a
+    low-pass filter before shrinking) is refused with NotImplementedError.
     """
     x = Tensor._lift(input)
     _check(x, mode, align_corners, antialias)
