@@ -183,3 +183,47 @@ def test_tensor_methods_ported_code_calls(torch):
     clone = X.clone()
     clone.data[...] = 0  # a copy: the original keeps its values
     assert X.data.any()
+
+
+# ----- empty batches ------------------------------------------------------------------------
+
+EMPTY_BATCH = [  # (call, input shape): the batch dim is 0, everything else is ordinary
+    (lambda F, x: F.conv2d(x, np.ones((4, 1, 3, 3)), groups=2, padding=1), (0, 2, 5, 5)),
+    (lambda F, x: F.conv_transpose2d(x, np.ones((2, 2, 2, 2)), stride=2), (0, 2, 3, 3)),
+    (lambda F, x: F.max_pool2d(x, 2, ceil_mode=True), (0, 2, 5, 5)),
+    (lambda F, x: F.avg_pool2d(x, 3, 2, 1), (0, 2, 5, 5)),
+    (lambda F, x: F.adaptive_avg_pool2d(x, 2), (0, 2, 5, 5)),
+    (lambda F, x: F.interpolate(x, scale_factor=2), (0, 2, 3, 3)),
+    (lambda F, x: F.interpolate(x, size=(4, 5), mode="bicubic"), (0, 2, 3, 3)),
+    (lambda F, x: F.interpolate(x, size=5, mode="linear", align_corners=True), (0, 2, 3)),
+    (lambda F, x: F.interpolate(x, scale_factor=0.5, mode="area"), (0, 2, 4, 4, 4)),
+    (lambda F, x: F.pad(x, (1, 2, 0, 1), mode="reflect"), (0, 2, 3, 3)),
+    (lambda F, x: F.pad(x, (1, 2), mode="circular"), (0, 2, 3)),
+    (lambda F, x: F.pixel_shuffle(x, 2), (0, 8, 2, 2)),
+    (lambda F, x: F.group_norm(x, 2), (0, 4, 3, 3)),
+    (lambda F, x: F.batch_norm(x, None, None, training=True), (0, 3, 2, 2)),
+    (lambda F, x: F.softmax(x, 1), (0, 3, 2)),
+    (lambda F, x: F.linear(x, np.ones((4, 3))), (0, 3)),
+    (lambda F, x: F.relu(x) + F.silu(x) + F.leaky_relu(x, 0.2), (0, 3)),
+    (lambda F, x: F.cross_entropy(x, np.zeros((0, 2), np.int64), reduction="sum"), (0, 3, 2)),
+    (lambda F, x: F.mse_loss(x, np.zeros((0, 3)), reduction="sum"), (0, 3)),
+]
+
+
+@pytest.mark.parametrize("call, shape", EMPTY_BATCH)
+def test_an_empty_batch_goes_through_like_in_torch(torch, call, shape):
+    def torch_call(x):  # the same call with torch's F and tensors
+        class Lifted:
+            def __getattr__(self, name):
+                fn = getattr(torch.nn.functional, name)
+                return lambda *a, **k: fn(*(torch.tensor(v) if isinstance(v, np.ndarray)
+                                            else v for v in a), **k)
+        return call(Lifted(), x)
+
+    x = tu.Tensor(np.zeros(shape), requires_grad=True)
+    t = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    y, ty = call(F, x), torch_call(t)
+    assert y.shape == tuple(ty.shape)
+    y.sum().backward()
+    assert x.grad.shape == shape
+
