@@ -4,7 +4,14 @@
 
 Every name here is a re-export; the code, forward and backward side by side, lives in the op's
 own file under ``tinyunet/ops/`` (the convolution in ``ops/conv.py``, the transposed convolution
-beside it, pooling in ``ops/pool.py``, ...).
+beside it, max pooling in ``ops/pool.py``, average pooling in ``ops/avg_pool.py``,
+cross-entropy in ``ops/cross_entropy.py``, ...).
+
+Each function takes PyTorch's arguments, by PyTorch's names, in PyTorch's order and with its
+defaults, so a call written for ``torch.nn.functional`` means the same here
+(``tests/test_surface.py`` holds every signature to torch's, and ``tests/test_opinfo.py`` runs
+PyTorch's own sample inputs through every op). An argument value tinyunet cannot honour is
+refused with ``NotImplementedError`` naming it (``antialias=True``, ``sparse=True``, ``out=``).
 """
 
 from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
