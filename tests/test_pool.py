@@ -43,12 +43,14 @@ def _torch_pool(torch, fn, x, grad, **kw):
     return out, t.grad.numpy()
 
 
-@given(data=st.data())
-def test_max_pool2d_matches_torch(kernel_set, torch, data):
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_max_pool2d_matches_torch(kernel_set, torch, data, dtype):
     x, k, s, p, d, ceil_mode = data.draw(pool_cases(_small(kernel_set), dilate=True))
+    x = x.astype(dtype)
     X = tu.Tensor(x, requires_grad=True)
     y, idx = max_pool2d(X, k, s, p, d, ceil_mode, return_indices=True)
-    grad = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    assert y.dtype == dtype
+    grad = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
     y.backward(grad)
     (ty, tidx), tgrad = _torch_pool(torch, torch.nn.functional.max_pool2d, x, grad,
                                     kernel_size=k, stride=s, padding=p, dilation=d,
@@ -60,12 +62,16 @@ def test_max_pool2d_matches_torch(kernel_set, torch, data):
 
 
 @given(data=st.data(), count_include_pad=st.booleans(),
-       divisor_override=st.sampled_from([None, None, 3, -2]))
-def test_avg_pool2d_matches_torch(kernel_set, torch, data, count_include_pad, divisor_override):
+       divisor_override=st.sampled_from([None, None, 3, -2]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_avg_pool2d_matches_torch(kernel_set, torch, data, count_include_pad, divisor_override,
+                                  dtype):
     x, k, s, p, _, ceil_mode = data.draw(pool_cases(_small(kernel_set)))
+    x = x.astype(dtype)
     X = tu.Tensor(x, requires_grad=True)
     y = avg_pool2d(X, k, s, p, ceil_mode, count_include_pad, divisor_override)
-    grad = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    assert y.dtype == dtype
+    grad = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
     y.backward(grad)
     ty, tgrad = _torch_pool(torch, torch.nn.functional.avg_pool2d, x, grad, kernel_size=k,
                             stride=s, padding=p, ceil_mode=ceil_mode,

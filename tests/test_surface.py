@@ -135,6 +135,36 @@ def test_embedding_layer_options_match_torch(torch):
         nn.Embedding(10, 4, sparse=True)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((5,), None), ((3, 4), None), ((2, 3, 4), None),
+                                        ((2, 3, 4, 5), None), ((), 0), ((5, 0, 2), -1),
+                                        ((3, 4), -1)])
+@pytest.mark.parametrize("dtype", [None, np.float64])
+def test_softmax_dim_dtype_and_edge_shapes_match_torch(torch, name, shape, dim, dtype):
+    """dim=None is torch's legacy choice (0 for 0-, 1- and 3-D inputs, else 1); ``dtype``
+    casts the input first; a 0-d input is one-element softmax; an empty input stays empty."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    X, t = tu.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    kw = {} if dtype is None else {"dtype": dtype}
+    with pytest.warns(UserWarning, match="implicit") if dim is None else _no_warning():
+        y = getattr(F, name)(X, dim, **kw)
+    with pytest.warns(UserWarning) if dim is None else _no_warning():
+        ty = getattr(torch.nn.functional, name)(t, dim, dtype=None if dtype is None
+                                                else torch.float64)
+    assert y.dtype == np.dtype(str(ty.dtype).removeprefix("torch."))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-6, atol=1e-6)
+    g = np.random.default_rng(1).standard_normal(y.shape)
+    y.backward(g.astype(y.dtype))
+    ty.backward(torch.tensor(g, dtype=ty.dtype))
+    np.testing.assert_allclose(X.grad, t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _no_warning():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 # ----- Tensor -------------------------------------------------------------------------------
 
 

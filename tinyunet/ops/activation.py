@@ -15,6 +15,8 @@ softmax's ``dtype`` casts the input first (to compute a float16 model's softmax 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..backend import get_array_module, kernels
@@ -165,7 +167,10 @@ def _dim(dim, ndim, op):
     """``dim`` as an axis; a 0-d tensor has the one axis -1 == 0, as in PyTorch. ``None`` is
     PyTorch's legacy implicit choice: dim 0 for 0-, 1- and 3-D inputs, else dim 1."""
     if dim is None:
-        return 0 if ndim in (0, 1, 3) else 1
+        dim = 0 if ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: the implicit choice of dim is deprecated (as in PyTorch); pass "
+                      f"dim={dim} explicitly", UserWarning, stacklevel=4)
+        return dim
     n = max(ndim, 1)
     if not -n <= dim < n:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
