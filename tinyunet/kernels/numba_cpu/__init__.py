@@ -4,12 +4,21 @@ from . import ahead
 from .activation import relu, relu_backward, relu_backward_sum
 from .conv import conv2d, conv2d_grad_weight, conv2d_relu, conv_transpose2d
 from .interpolate import (
+    upsample_bicubic2d,
+    upsample_bicubic2d_backward,
     upsample_bilinear2d,
     upsample_bilinear2d_backward,
     upsample_nearest2d,
     upsample_nearest2d_backward,
 )
-from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .pool import (
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
 ahead.start()  # on a cold start, a second process compiles kernels too (ahead.py)
 
@@ -18,6 +27,8 @@ __all__ = [
     "conv2d", "conv2d_grad_weight", "conv_transpose2d",
     "conv2d_relu", "relu_backward_sum",  # fused kernels: only this set has them
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "upsample_nearest2d", "upsample_nearest2d_backward",
     "upsample_bilinear2d", "upsample_bilinear2d_backward",
+    "upsample_bicubic2d", "upsample_bicubic2d_backward",
 ]
