@@ -284,7 +284,7 @@ def test_max_pool_backward_by_blocks_or_by_scatter_agree_with_reference(k, s, p,
     window's block (the U-Net's pool; odd sizes leave a zero row and column), and scatters
     otherwise (overlapping 3x3 windows): both give the reference's gradient."""
     x = np.random.default_rng(4).standard_normal((2, 3, *size)).astype(np.float32)
-    y, argmax = reference.max_pool2d(x, (k, k), (s, s), (p, p))
+    y, argmax = reference.max_pool2d(x, (k, k), (s, s), (p, p), (1, 1), False)
     g = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
     np.testing.assert_array_equal(numba_cpu.max_pool2d_backward(g, argmax, x.shape),
                                   reference.max_pool2d_backward(g, argmax, x.shape))

@@ -55,7 +55,8 @@ class ConvBlock(nn.Module):
 def _conv_norm_act(conv, norm, act, x):
     """act(norm(conv(x))). With no norm between a conv and its ReLU, the two are one op
     (``ops/conv_relu.py``): the same numbers, without the pre-activation map in memory."""
-    if isinstance(norm, nn.Identity) and type(act) is nn.ReLU and conv.groups == 1:
+    plain = conv.groups == 1 and conv.padding_mode == "zeros"
+    if isinstance(norm, nn.Identity) and type(act) is nn.ReLU and plain:
         return conv2d_relu(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation)
     return act(norm(conv(x)))
 
