@@ -54,6 +54,9 @@ _TILES = 512
 # Elements between the 16 tile planes of a workspace (see layout.workspace): one cache line.
 _SKEW = 16
 
+# Kernels (C_out * C_in) that one thread transforms faster than two can be woken to.
+_SMALL_WEIGHTS = 64 * 64
+
 
 def fits(kH, kW, stride, dilation):
     """F(2x2, 3x3) is written for what the U-Net uses most: 3x3, stride 1, no dilation."""
@@ -72,6 +75,9 @@ def transform_weight(w, flip=False):
     """
     C_out, C_in = (w.shape[1], w.shape[0]) if flip else w.shape[:2]
     U = _skewed((16, C_out * C_in), w.dtype)
+    if C_out * C_in <= _SMALL_WEIGHTS:  # a few microseconds: not worth waking a worker
+        _transform_weight(w, flip, 0, C_out, U)
+        return U.reshape(16, C_out, C_in)
 
     def work(mine):
         for lo, hi in mine:
