@@ -194,6 +194,14 @@ def _breakdown(b):
     rest = step - sum(v for _, v in ops)
     lines.append(f"| outside the ops: the engine's walk, SGD, Python | {_ms(rest)} | "
                  f"{100 * rest / step:.0f}% |")
+    t = b.get("threads")
+    if t and t["workers"]:
+        wall, main, worker = t["wall"], t["main"], t["workers"][0]
+        lines += ["", f"Per step, by thread (CPU time from /proc): wall {_ms(wall)} ms; the "
+                  f"calling thread computed {_ms(main)} ms, the worker {_ms(worker)} ms. So "
+                  f"about {_ms(main - worker)} ms ran on the calling thread alone (Python, the "
+                  f"engine, single-threaded NumPy), and the two waited {_ms(wall - main)} and "
+                  f"{_ms(wall - worker)} ms: at joins, for each other, or for the CPU."]
     return lines + [""]
 
 

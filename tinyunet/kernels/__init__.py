@@ -63,4 +63,9 @@ interpolate.py
     upsample_bicubic2d_backward(grad_y, input_shape, align_corners, scales) -> grad_x
     (interpolate's other modes reuse these: "linear" is bilinear on a height-1 image, 3-D
     inputs take two 2-D passes, and "area" is pool.py's adaptive_avg_pool2d.)
+
+Fused kernels, which a set may add (the op composes the plain kernels where a set has none;
+the numba set has them): ``conv2d_relu(x, w, b, stride, padding, dilation)`` =
+relu(conv2d(...)), and ``relu_backward_sum(grad, y)`` = (relu_backward(grad, y), its sum over
+(n, h, w)): the forward and backward of ``tinyunet.ops.conv_relu``.
 """
