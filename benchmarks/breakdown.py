@@ -74,7 +74,7 @@ def breakdown(step, repeats) -> dict:
     main = str(threading.get_native_id())
     workers = sorted((v for k, v in cpu.items() if k != main and v > 0), reverse=True)
     return {"step": median("step"), "ops": {k: median(k) for k in names}, "repeats": repeats,
-            "threads": {"wall": wall / repeats, "main": cpu.get(main, 0.0) / repeats,
+            "per_thread": {"wall": wall / repeats, "main": cpu.get(main, 0.0) / repeats,
                         "workers": [v / repeats for v in workers]}}
 
 

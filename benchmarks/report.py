@@ -194,7 +194,7 @@ def _breakdown(b):
     rest = step - sum(v for _, v in ops)
     lines.append(f"| outside the ops: the engine's walk, SGD, Python | {_ms(rest)} | "
                  f"{100 * rest / step:.0f}% |")
-    t = b.get("threads")
+    t = b.get("per_thread")
     if t and t["workers"]:
         wall, main, worker = t["wall"], t["main"], t["workers"][0]
         lines += ["", f"Per step, by thread (CPU time from /proc): wall {_ms(wall)} ms; the "
