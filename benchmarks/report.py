@@ -249,15 +249,25 @@ def _chart(bars, res, path):
     ax.barh(range(len(bars)), mid, xerr=err, color=colors, ecolor="0.3", capsize=2)
     ax.set_yticks(range(len(bars)), names, fontsize=7)
     ax.invert_yaxis()
-    ax.axvline(1.0, color="black", lw=1, label="parity with PyTorch")
-    ax.axvline(0.8, color="tab:green", lw=1, ls="--", label="target 0.8x")
+    from matplotlib.patches import Patch
+
+    parity = ax.axvline(1.0, color="black", lw=1, label="parity with PyTorch")
+    target = ax.axvline(0.8, color="tab:green", lw=1, ls="--", label="target 0.8x")
     ax.set_xlabel("tinyunet / PyTorch CPU, separate processes (time, or peak memory; "
                   "lower is better)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(handles=[parity, target, Patch(color="tab:green", label="at or under 0.8x"),
+                       Patch(color="tab:olive", label="0.8x to 1x"),
+                       Patch(color="tab:orange", label="slower than PyTorch")],
+              fontsize=7, loc="upper right")
     if "step" in res:
         r = _ratio(res["step"]["tinyunet"], res["step"]["torch"])[0]
-        ax.set_title(f"Training step: tinyunet takes {r:.2f}x PyTorch's time on "
-                     f"{res['machine']['cores']} cores", fontsize=10)
+        extra = ""
+        if "inference" in res:
+            extra = (f", 512x512 inference "
+                     f"{_ratio(res['inference']['tinyunet'], res['inference']['torch'])[0]:.2f}x")
+        ax.set_title(f"tinyunet's training step takes {r:.2f}x PyTorch CPU's time on "
+                     f"{res['machine']['cores']} cores{extra}\n(bars: median over rounds; "
+                     "whiskers: the fastest and slowest round)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
