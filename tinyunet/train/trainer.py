@@ -87,9 +87,7 @@ class Trainer:
         progress: show a tqdm bar during each epoch (a line per epoch is printed anyway).
         config: the training settings (a JSON-able dict) saved in every checkpoint.
         callbacks: ``cb(trainer)`` called after every optimizer step.
-        stop_when: ``stop_when(row) -> bool``, asked after each validation with that epoch's
-            row of :attr:`history`; True ends the run there (early stopping: status
-            ``"stopped early"``).
+        stop_when: ``stop_when(row) -> bool``, asked after each validation: True stops early.
     """
 
     def __init__(self, model, train_loader, val_loader, out_dir, *, optimizer=None,
@@ -118,8 +116,7 @@ class Trainer:
         self.num_classes = int(num_classes or model_config.get("num_classes", 2))
         self.progress = progress
         self.config = dict(config or {})
-        self.callbacks = list(callbacks)
-        self.stop_when = stop_when
+        self.callbacks, self.stop_when = list(callbacks), stop_when
         # where the run is: everything below goes into a checkpoint
         self.epoch = 0                 # epochs completed
         self.step = 0                  # optimizer steps taken
