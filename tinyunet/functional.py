@@ -4,7 +4,8 @@
 
 Every name here is a re-export; the code, forward and backward side by side, lives in the op's
 own file under ``tinyunet/ops/`` (the convolution in ``ops/conv.py``, the transposed convolution
-beside it, pooling in ``ops/pool.py``, ...).
+beside it, pooling in ``ops/pool.py``, their 3-D twins in ``ops/conv3d.py`` and ``ops/pool3d.py``,
+...).
 """
 
 from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
@@ -16,6 +17,12 @@ from .ops.conv import (
     conv_transpose2d,
     conv_transpose2d_output_size,
 )
+from .ops.conv3d import (
+    conv3d,
+    conv3d_output_size,
+    conv_transpose3d,
+    conv_transpose3d_output_size,
+)
 from .ops.dice import dice_ce_loss, dice_loss
 from .ops.dropout import dropout
 from .ops.embedding import embedding
@@ -26,11 +33,13 @@ from .ops.norm import batch_norm, group_norm
 from .ops.pad import pad
 from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .ops.pool import avg_pool2d, max_pool2d
+from .ops.pool3d import max_pool3d
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "silu", "tanh", "softmax", "log_softmax",
     "conv2d", "conv_transpose2d", "conv2d_output_size", "conv_transpose2d_output_size",
-    "max_pool2d", "avg_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "conv3d", "conv_transpose3d", "conv3d_output_size", "conv_transpose3d_output_size",
+    "max_pool2d", "avg_pool2d", "max_pool3d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
     "cat", "stack", "center_crop", "pad",
     "linear", "dropout", "embedding", "scaled_dot_product_attention", "batch_norm", "group_norm",
     "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "dice_loss", "dice_ce_loss",
