@@ -3,7 +3,9 @@ the diffusion U-Net."""
 
 from .classifier import Classifier
 from .diffusion_unet import DiffusionUNet
+from .size_plan import SizePlan, size_plan
 from .summary import summary, trace
 from .unet import EncoderDecoder, UNet
 
-__all__ = ["UNet", "EncoderDecoder", "Classifier", "DiffusionUNet", "summary", "trace"]
+__all__ = ["UNet", "EncoderDecoder", "Classifier", "DiffusionUNet", "summary", "trace",
+           "size_plan", "SizePlan"]

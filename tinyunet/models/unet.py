@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from .. import nn
 from .blocks import ConvBlock, SkipConnection
+from .size_plan import check_size
 
 UP_MODES = ("transposed", "bilinear", "nearest")
 
@@ -72,12 +73,8 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(c[0], num_classes, kernel_size=1)
 
     def forward(self, x):
-        f = 2 ** self.config["depth"]
-        if self.config["padding"] == "same" and (x.shape[-2] % f or x.shape[-1] % f):
-            raise ValueError(
-                f"UNet(depth={self.config['depth']}): each max-pool halves H and W, so they must "
-                f"be divisible by 2**depth = {f}; got {tuple(x.shape[-2:])} (pad or crop the input)"
-            )
+        # before the first conv: an illegal size is named, with the nearest legal ones
+        check_size("UNet", x.shape[2:], self.config["depth"], self.config["padding"], dims=2)
         saved = []
         for block in self.encoder:
             x = block(x)
