@@ -15,6 +15,7 @@ from tinyunet.data.augment import (
 from tinyunet.data.folder import FolderDataset
 from tinyunet.data.loader import DataLoader
 from tinyunet.data.synthetic import SyntheticCells, gaussian_blur
+from tinyunet.data.volumes import SyntheticCellVolumes, gaussian_blur3d
 from tinyunet.data.weights import (
     class_balance_weights,
     distance_transform,
@@ -32,9 +33,11 @@ __all__ = [
     "RandomFlip",
     "RandomRot90",
     "SyntheticCells",
+    "SyntheticCellVolumes",
     "class_balance_weights",
     "distance_transform",
     "gaussian_blur",
+    "gaussian_blur3d",
     "label_components",
     "unet_weight_map",
 ]

@@ -11,8 +11,9 @@ and gradient for gradient, the benchmarks time them side by side, and ``tinyunet
 import torch
 
 from .unet import UNet
+from .unet3d import UNet3D
 
-TWINS = {"UNet": UNet}
+TWINS = {"UNet": UNet, "UNet3D": UNet3D}
 
 
 def twin_of(model):
