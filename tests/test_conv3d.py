@@ -21,6 +21,7 @@ from tinyunet.ops.conv3d import (
 # the modules (their names are also the names of the functions they define)
 conv3d_module = importlib.import_module("tinyunet.ops.conv3d")
 fast_module = importlib.import_module("tinyunet.kernels.numba_cpu.conv3d")
+planes_module = importlib.import_module("tinyunet.kernels.numba_cpu.planes")
 
 small = st.integers(1, 2)
 
@@ -177,10 +178,12 @@ def test_adjoint_identity(case):
 @settings(max_examples=8)
 @given(case=cases(), t_case=cases(transposed=True), shrink=st.integers(0, 1))
 def test_reference_and_numba_kernels_agree(case, t_case, shrink, cells, monkeypatch):
-    """Every kernel on the same arrays; with a tiny band budget the numba kernels cut each
-    volume into one-row bands, and their sums must not change."""
+    """Every kernel on the same arrays (stride-1 cases take the plane-column path, the others
+    vol2col); with a tiny budget the numba kernels cut each volume into one-row bands, and
+    their sums must not change."""
     if cells is not None:
         monkeypatch.setattr(fast_module, "_CELLS", cells)
+        monkeypatch.setattr(planes_module, "_RING", cells)
     tol = dict(rtol=1e-12, atol=1e-12)
     x, w, b = inputs(case, np.float64, seed=7)
     h = (case["stride"], case["padding"], case["dilation"])
@@ -198,11 +201,17 @@ def test_reference_and_numba_kernels_agree(case, t_case, shrink, cells, monkeypa
                                reference.conv_transpose3d(x, w, b, *h), **tol)
 
 
+@pytest.mark.parametrize("ring", [None, 40], ids=["one band", "row bands"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numba_kernels_on_a_unet3d_level(dtype):
+def test_numba_kernels_on_a_unet3d_level(dtype, ring, monkeypatch):
     """The 3-D U-Net's own shapes, which the random cases are too small for: 3x3x3 'same' and
-    'valid' convs on a 4x5x7 volume, the 2x2x2 up-convolution, and a stride-1 transposed conv
-    with more padding than kernel (negative front padding in vol2col)."""
+    'valid' convs on a 4x5x7 volume (the plane-column path, its ring of three planes swept
+    through the depth, in one band or in bands of rows), the 2x2x2 up-convolution, and a
+    stride-1 transposed conv with more padding than kernel (negative front padding: vol2col)."""
+    if ring is not None:
+        monkeypatch.setattr(planes_module, "_RING", ring)
+    assert planes_module.fits((1, 1, 1), (1, 1, 1), (1, 1, 1))
+    assert not planes_module.fits((1, 1, 1), (1, 1, 1), (-1, 0, 0))
     g = np.random.default_rng(10)
     x = g.standard_normal((2, 3, 4, 5, 7)).astype(dtype)
     w, b = g.standard_normal((4, 3, 3, 3, 3)).astype(dtype), g.standard_normal(4).astype(dtype)

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from ...threads import num_threads, parallel_for
+from . import planes
 from .layout import ITEMS_PER_WORKER, blocks, units, workspace
 from .vol2col import col2vol, vol2col
 
@@ -82,6 +83,10 @@ def _gather(x, w, b, stride, front, dilation, out):
     K, (D_out, H_out, W_out) = C_in * math.prod(kernel), out
     P = D_out * H_out * W_out
     w_mat = np.ascontiguousarray(w).reshape(C_out, K)
+    if _is_pointwise(kernel, stride, front, x.shape[2:], out):
+        return _pointwise(x, w_mat, b)
+    if planes.fits(stride, dilation, front):
+        return planes.conv(x, w, b, front, out)
     y = np.empty((N, C_out, *out), dtype=x.dtype)
     hyper = _hyper(kernel, stride, front, dilation)
 
@@ -95,6 +100,29 @@ def _gather(x, w, b, stride, front, dilation, out):
                 y_band += b[:, None]  # while the band is still in cache
 
     parallel_for(work, _bands(N, D_out * H_out, W_out, K))
+    return y
+
+
+def _is_pointwise(kernel, stride, front, size, out):
+    """A 1x1x1 kernel, stride 1, no padding: the columns are the input itself."""
+    return tuple(kernel) == (1, 1, 1) and stride == (1, 1, 1) and front == (0, 0, 0) and \
+        tuple(size) == tuple(out)
+
+
+def _pointwise(x, w_mat, b):
+    """y[n] = W (C_out, C_in) @ x[n] (C_in, D H W) (+ b): a 1x1x1 conv is one product."""
+    N, C_in, *size = x.shape
+    C_out = w_mat.shape[0]
+    y = np.empty((N, C_out, *size), dtype=x.dtype)
+
+    def samples(mine):
+        for n in mine:
+            y_n = y[n].reshape(C_out, -1)
+            np.matmul(w_mat, x[n].reshape(C_in, -1), out=y_n)
+            if b is not None:
+                y_n += b[:, None]
+
+    parallel_for(samples, range(N))
     return y
 
 
@@ -135,6 +163,11 @@ def conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     N, C_in = x.shape[:2]
     _, C_out, D_out, H_out, W_out = grad_y.shape
     K, P = C_in * math.prod(kernel_size), D_out * H_out * W_out
+    if _is_pointwise(kernel_size, stride, padding, x.shape[2:], grad_y.shape[2:]):
+        return _sum_per_worker(lambda n: grad_y[n].reshape(C_out, P) @ x[n].reshape(C_in, P).T,
+                               N).reshape(C_out, C_in, 1, 1, 1)
+    if planes.fits(stride, dilation, padding):
+        return planes.grad_weight(x, grad_y, kernel_size, padding)
     hyper = _hyper(kernel_size, stride, padding, dilation)
 
     def work(mine):
@@ -153,3 +186,12 @@ def conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     for g in partial[1:]:
         grad_w += g
     return grad_w.reshape(C_out, C_in, *kernel_size)
+
+
+def _sum_per_worker(term, N):
+    """sum_n term(n), each worker summing its fixed share of the samples (repeatable)."""
+    partial = parallel_for(lambda mine: sum(term(n) for n in mine), range(N), fixed=True)
+    total = partial[0]
+    for p in partial[1:]:
+        total = total + p
+    return total

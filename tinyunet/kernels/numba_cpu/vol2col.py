@@ -49,16 +49,16 @@ def vol2col(x, kD, kH, kW, sd, sh, sw, pd, ph, pw, dd, dh, dw, H_out, W_out, r0,
                         ih = (r % H_out) * sh - ph + kh * dh
                         dst = row[(r - r0) * W_out:]
                         if id_ < 0 or id_ >= D or ih < 0 or ih >= H or lo == hi:
-                            for ow in range(W_out):  # the whole row reads padding
-                                dst[ow] = 0.0
+                            dst[:W_out] = 0.0  # the whole row reads padding
                             continue
                         src = x[c, id_, ih, lo * sw + shift:]
-                        for ow in range(lo):
-                            dst[ow] = 0.0
-                        for t in range(hi - lo):
-                            dst[lo + t] = src[t * sw]
-                        for ow in range(hi, W_out):
-                            dst[ow] = 0.0
+                        dst[:lo] = 0.0
+                        if sw == 1:  # a slice copy: numba makes it a vector loop
+                            dst[lo:hi] = src[:hi - lo]
+                        else:
+                            for t in range(hi - lo):
+                                dst[lo + t] = src[t * sw]
+                        dst[hi:W_out] = 0.0
 
 
 @njit(nogil=True, cache=True)
