@@ -207,7 +207,8 @@ def test_numba_kernels_on_a_unet3d_level(dtype, ring, monkeypatch):
     """The 3-D U-Net's own shapes, which the random cases are too small for: 3x3x3 'same' and
     'valid' convs on a 4x5x7 volume (the plane-column path, its ring of three planes swept
     through the depth, in one band or in bands of rows), the 2x2x2 up-convolution, and a
-    stride-1 transposed conv with more padding than kernel (negative front padding: vol2col)."""
+    stride-1 transposed conv with more padding than kernel (negative front padding: vol2col),
+    and a 1x1x1 conv (the head: one product per sample)."""
     if ring is not None:
         monkeypatch.setattr(planes_module, "_RING", ring)
     assert planes_module.fits((1, 1, 1), (1, 1, 1), (1, 1, 1))
@@ -223,6 +224,12 @@ def test_numba_kernels_on_a_unet3d_level(dtype, ring, monkeypatch):
         grad_y = g.standard_normal(y.shape).astype(dtype)
         np.testing.assert_allclose(numba_cpu.conv3d_grad_weight(x, grad_y, (3, 3, 3), *h),
                                    reference.conv3d_grad_weight(x, grad_y, (3, 3, 3), *h), **tol)
+    w1 = g.standard_normal((5, 3, 1, 1, 1)).astype(dtype)  # the head: a 1x1x1 kernel
+    h = ((1, 1, 1), (0, 0, 0), (1, 1, 1))
+    y = reference.conv3d(x, w1, None, *h)
+    np.testing.assert_allclose(numba_cpu.conv3d(x, w1, None, *h), y, **tol)
+    np.testing.assert_allclose(numba_cpu.conv3d_grad_weight(x, y, (1, 1, 1), *h),
+                               reference.conv3d_grad_weight(x, y, (1, 1, 1), *h), **tol)
     for w_shape, h in (((3, 4, 2, 2, 2), ((2, 2, 2), (0, 0, 0), (0, 0, 0), (1, 1, 1))),
                        ((3, 2, 2, 1, 2), ((1, 1, 1), (2, 0, 1), (0, 0, 0), (1, 1, 1)))):
         wt = g.standard_normal(w_shape).astype(dtype)

@@ -1,25 +1,31 @@
-"""3-D convolution, fast: vol2col + one BLAS product per band of output rows.
+"""3-D convolution, fast: BLAS products over columns of the input, three ways.
 
-The forward, for one band of output rows of one sample (vol2col.py)::
+* **Stride 1** (every 3x3x3 conv of the 3-D U-Net, and every input gradient of one): plane
+  columns, planes.py: 9 shifted copies per input plane, each reused by the 3 output planes
+  that read it, one product per output plane.
+* **A 1x1x1 kernel** (the head): the columns are the input itself, ``y[n] = W @ x[n]``.
+* **Anything else** (strides, dilation): vol2col, one band of output rows at a time
+  (vol2col.py)::
 
-    y[n, :, band] = b + W (C_out, K) @ cols (K, band),     K = C_in kD kH kW
+      y[n, :, band] = b + W (C_out, K) @ cols (K, band),     K = C_in kD kH kW
 
-written by BLAS straight into the output (a strided view: each channel's band is contiguous).
-The (sample, band) items are shared out to the cores (``parallel_for``); a worker keeps its
-column matrix in a reused workspace (layout.py).
+  written by BLAS straight into the output (a strided view: each channel's band is
+  contiguous). The (sample, band) items are shared out to the cores (``parallel_for``); a
+  worker keeps its column matrix in a reused workspace (layout.py).
 
 The adjoint pair, as in 2-D: the input gradient of conv3d is conv_transpose3d, and a stride-1
 transposed conv *is* a conv3d with the kernel turned 180 degrees in all three axes and the
-channels swapped (``_flipped``), front padding ``d(k - 1) - p``: it takes the same road. A
+channels swapped (``_flipped``), front padding ``d(k - 1) - p``: it takes the same roads. A
 strided transposed conv (the U-Net's 2x2x2 up-convolution, and the input gradient of strided
 convs) multiplies first, ``cols = W^T (C_out kD kH kW, C_in) @ x (C_in, D H W)``, and then
 scatter-adds the columns into the output (col2vol); its items are (sample, block of output
 channels), so no two workers ever add into the same voxel. The weight gradient is
-``sum over items of grad_y[n, :, band] (C_out, band) @ cols.T (band, K)``, each worker summing
-its own items in a fixed order, so results repeat bit for bit.
+``sum over items of grad_y[n, :, band] (C_out, band) @ cols.T (band, K)`` (or the plane
+columns' version), each worker summing its own items in a fixed order, so results repeat bit
+for bit.
 
 The reference kernels in ``tinyunet.kernels.reference.conv3d`` are the definition; the tests
-hold these to them.
+hold all three roads to them.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ product for od uses the weight with its kd blocks rotated to match (``_rotated``
 takes (sample, band of output rows) items and sweeps each from the first output plane to the
 last; the band is narrow enough that the ring stays in cache while BLAS reads it.
 
-The weight gradient reads the same ring: dW'_rot[od mod kD] += G (C_out, band) @ ring^T, where
+The weight gradient reads the same ring: dW'_rot[od mod kD]^T += ring @ G^T (band, C_out), where
 G is grad_y's band in the same padded flat layout (zeros at the wrapped positions).
 """
 
@@ -148,15 +148,17 @@ def grad_weight(x, grad_y, kernel, front):
 
     def work(mine):
         ring = workspace("planes_ring", (kD * R, width), x.dtype)
-        acc = np.zeros((kD, C_out, kD * R), dtype=x.dtype)
-        term = np.empty((C_out, kD * R), dtype=x.dtype)
+        acc = np.zeros((kD, kD * R, C_out), dtype=x.dtype)  # transposed: see below
+        term = np.empty((kD * R, C_out), dtype=x.dtype)
         for n, r0, r1 in mine:
             rows = r1 - r0
             g = workspace("planes_grad", (C_out, rows, Wp), x.dtype)
             g[:, :, W_out:] = 0.0  # the wrapped positions contribute nothing
             for od, slab in _sweep(xp_all[n], r0, r1, kernel, front, Wp, D_out, ring):
                 g[:, :, :W_out] = grad_y[n, :, od, r0:r1]
-                np.matmul(g.reshape(C_out, rows * Wp), slab.T, out=term)
+                # dW'^T = slab @ G^T: with the ring as BLAS's first operand the product runs
+                # twice as fast as G @ slab^T when C_out is small (measured at 16 channels)
+                np.matmul(slab, g.reshape(C_out, rows * Wp).T, out=term)
                 acc[od % kD] += term
         return acc
 
@@ -164,7 +166,7 @@ def grad_weight(x, grad_y, kernel, front):
     acc = partial[0]
     for a in partial[1:]:
         acc += a
-    # acc[r][:, slot s] holds tap kd = (s - r) mod kD: rotate each back and add
-    total = sum(np.roll(acc[r].reshape(C_out, kD, R), -r, axis=1) for r in range(kD))
+    # acc[r][slot s] holds tap kd = (s - r) mod kD: rotate each back and add
+    total = sum(np.roll(acc[r].T.reshape(C_out, kD, R), -r, axis=1) for r in range(kD))
     return np.ascontiguousarray(
         total.reshape(C_out, kD, C_in, kernel[1], kernel[2]).transpose(0, 2, 1, 3, 4))
