@@ -78,8 +78,9 @@ def test_the_plan_matches_the_unets_shapes(depth, b, extra):
     model = UNet(base_channels=1, depth=depth, padding="valid")
     with tu.no_grad():
         if extra:
-            with pytest.raises(ValueError, match=rf"UNet: input size \({n}, {n + 1}\) is not "
-                               rf"legal .* nearest legal sizes are \({n}, {n}\) \(below\)"):
+            with pytest.raises(ValueError, match=rf"UNet\(depth={depth}\): input size \({n}, "
+                               rf"{n + 1}\) is not legal .* nearest legal sizes are \({n}, "
+                               rf"{n}\) \(below\)"):
                 model(tu.zeros(1, 1, n, n + 1))
         else:
             assert model(tu.zeros(1, 1, n, n)).shape[2:] == size_plan((n, n), depth).output

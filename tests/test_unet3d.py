@@ -20,12 +20,13 @@ def test_the_papers_layout_and_sizes():
     132x132x116 tile to 44x44x28."""
     paper = UNet3D(in_channels=3, num_classes=3)
     assert paper.config == dict(in_channels=3, num_classes=3, base_channels=32, depth=3,
-                                padding="valid", norm="batch")
+                                padding="valid", norm="batch", skips=True)
     assert paper.encoder[0].conv1.weight.shape == (32, 3, 3, 3, 3)
     assert paper.encoder[0].conv2.weight.shape == (64, 32, 3, 3, 3)
     assert paper.bottleneck.conv2.weight.shape == (512, 256, 3, 3, 3)
-    assert paper.ups[0].weight.shape == (512, 512, 2, 2, 2)
-    assert paper.decoder[0].conv1.weight.shape == (256, 768, 3, 3, 3)
+    assert paper.ups[2].weight.shape == (512, 512, 2, 2, 2)  # ups.k arrives at level k
+    assert paper.decoder[2].conv1.weight.shape == (256, 768, 3, 3, 3)
+    assert paper.decoder[0].conv1.weight.shape == (64, 128 + 64, 3, 3, 3)
     assert paper.head.weight.shape == (3, 64, 1, 1, 1)
     # The paper counts 19,069,955 parameters: the same network without BatchNorm has 896 more,
     # exactly the biases of its three up-convolutions (512 + 256 + 128)
@@ -47,9 +48,9 @@ def test_a_bad_size_fails_before_the_first_conv(monkeypatch):
         raise AssertionError("the first conv ran on an illegal size")
 
     monkeypatch.setattr(model.encoder[0].conv1, "forward", first_conv_runs)
-    with pytest.raises(ValueError, match=r"UNet3D: input size \(44, 45, 52\) is not legal for a "
-                       r"depth-2 U-Net .* nearest legal sizes are \(44, 44, 52\) \(below\) and "
-                       r"\(44, 48, 52\) \(above\)"):
+    with pytest.raises(ValueError, match=r"UNet3D\(depth=2\): input size \(44, 45, 52\) is "
+                       r"not legal for a depth-2 U-Net .* nearest legal sizes are "
+                       r"\(44, 44, 52\) \(below\) and \(44, 48, 52\) \(above\)"):
         model(tu.zeros(1, 1, 44, 45, 52))
     with pytest.raises(ValueError, match=r"divisible by 2\*\*depth = 4; got \(8, 8, 6\)"):
         UNet3D(base_channels=1, depth=2, padding="same")(tu.zeros(1, 1, 8, 8, 6))
@@ -141,3 +142,20 @@ def test_synthetic_cell_volumes():
         SyntheticCellVolumes(1, size=(4, 16, 16))
     with pytest.raises(IndexError, match="index 3 out of range for 3 items"):
         data[3]
+
+
+def test_summary_command_traces_the_3d_unet(capsys):
+    """``tinyunet summary --model unet3d``: the input gets three spatial axes, every stage is
+    marked as changed (the dimension), and a bad size is named with the nearest legal ones."""
+    from tinyunet import cli
+
+    assert cli.main(["summary", "--model", "unet3d", "--base-channels", "2", "--depth", "2",
+                     "--size", "44"]) == 0
+    text = capsys.readouterr().out
+    assert "(1, 1, 44, 44, 44)" in text and "* ups.1         ConvTranspose3d" in text
+    assert "16 + 8 -> 24" in text and "* changed from the plain U-Net (UNet3D)" in text
+    with pytest.raises(SystemExit, match=r"UNet3D\(depth=2\): input size \(45, 45, 45\) .* axes "
+                       r"0, 1, 2: at level 0 the 2x max-pool meets an odd size 41; the nearest "
+                       r"legal sizes are \(44, 44, 44\) \(below\) and \(48, 48, 48\) \(above\)"):
+        cli.main(["summary", "--model", "unet3d", "--base-channels", "2", "--depth", "2",
+                  "--size", "45"])

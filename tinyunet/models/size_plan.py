@@ -20,7 +20,7 @@ axis, for an input of n voxels and depth D:
   for the 3-D U-Net's D = 3 (132x132x116 -> 44x44x28).
 
 ``size_plan`` traces one input and returns a ``SizePlan`` (print it for the table), or raises
-ValueError naming the nearest legal sizes above and below. The models call ``check_size``
+ValueError naming the nearest legal sizes above and below. The models call ``require_legal_size``
 first thing in ``forward``, so a bad size fails before the first convolution.
 """
 
@@ -151,23 +151,27 @@ def size_plan(input_size, depth: int = 4, padding: str = "valid", dims: int = 2)
                     pack([t[2][0][1] for t in traces]))
 
 
-def check_size(model, size, depth, padding, dims):
+def require_legal_size(model, size, depth, padding, dims):
     """size_plan's verdict on a model's input (its spatial ``size``), the error prefixed with
-    the model's name. A size of the wrong rank is left to the first layer, whose error names
-    the layout it expects."""
+    the model's name and depth. A size of the wrong rank is left to the first layer, whose
+    error names the layout it expects."""
     if len(size) == dims:
         try:
             size_plan(tuple(size), depth, padding, dims)
         except ValueError as err:
-            raise ValueError(f"{model}: {err}") from None
+            raise ValueError(f"{model}(depth={depth}): {err}") from None
 
 
 def _illegal(shown, sizes, bad, depth, padding, single):
     """The error message: what went wrong on which axis, and the nearest legal sizes."""
-    if single:
-        bad = bad[:1]  # every axis is the same
-    where = "" if len(sizes) == 1 or single else "axis {axis}: "
-    reasons = "; ".join(where.format(axis=axis) + reason for axis, reason in bad)
+    axes = {}  # reason -> the axes it holds for (a cube's axes all say the same)
+    for axis, reason in bad:
+        axes.setdefault(reason, []).append(axis)
+    if single or len(sizes) == 1:
+        reasons = "; ".join(axes)
+    else:
+        reasons = "; ".join(f"axis {a[0]}: {r}" if len(a) == 1 else
+                            f"axes {', '.join(map(str, a))}: {r}" for r, a in axes.items())
     if padding == "same":
         reasons = (f"each max-pool halves the size, so every side must be divisible by "
                    f"2**depth = {2**depth}; got {shown}")
@@ -184,4 +188,4 @@ def _illegal(shown, sizes, bad, depth, padding, single):
             f"convolutions: {reasons}; {nearest}")
 
 
-__all__ = ["size_plan", "check_size", "SizePlan", "Level"]
+__all__ = ["size_plan", "require_legal_size", "SizePlan", "Level"]

@@ -1,5 +1,5 @@
 """The PyTorch twin of ``tinyunet.models.UNet3D``: the same layers under the same attribute
-names, so a tinyunet state_dict loads with ``strict=True``."""
+names, every list indexed by level k, so a tinyunet state_dict loads with ``strict=True``."""
 
 import torch
 import torch.nn as tnn
@@ -14,9 +14,10 @@ def _norm(norm, channels):
     return tnn.GroupNorm(groups, channels)
 
 
-class ConvBlock(tnn.Module):
-    def __init__(self, cin, mid, cout, pad, norm):
+class ConvBlock3d(tnn.Module):
+    def __init__(self, cin, cout, pad, norm):
         super().__init__()
+        mid = cout // 2 if cin < cout else cout  # a widening block widens in its second conv
         self.conv1 = tnn.Conv3d(cin, mid, 3, padding=pad, bias=norm is None)
         self.norm1 = _norm(norm, mid)
         self.act1 = tnn.ReLU()
@@ -29,37 +30,47 @@ class ConvBlock(tnn.Module):
         return self.act2(self.norm2(self.conv2(x)))
 
 
-def center_crop(s, size):
-    starts = [int(round((n - m) / 2.0)) for n, m in zip(s.shape[2:], size)]
-    return s[(..., *(slice(a, a + m) for a, m in zip(starts, size)))]
+class Skip3d(tnn.Module):
+    def __init__(self, crop):
+        super().__init__()
+        self.crop = crop
+
+    def forward(self, d, s):
+        if self.crop:
+            starts = [int(round((n - m) / 2.0)) for n, m in zip(s.shape[2:], d.shape[2:])]
+            s = s[(..., *(slice(a, a + m) for a, m in zip(starts, d.shape[2:])))]
+        return torch.cat([d, s], dim=1)
 
 
 class UNet3D(tnn.Module):
     def __init__(self, in_channels=1, num_classes=2, base_channels=32, depth=3, padding="valid",
-                 norm="batch"):
+                 norm="batch", skips=True):
         super().__init__()
-        self.valid = padding == "valid"
-        pad = 0 if self.valid else 1
-        c = [base_channels * 2**k for k in range(depth + 2)]
+        self.depth, self.skips = depth, skips
+        pad = 1 if padding == "same" else 0
+        c = [2 * base_channels * 2**k for k in range(depth + 1)]  # leaving level k
         self.encoder = tnn.ModuleList(
-            ConvBlock(in_channels if k == 0 else c[k], c[k], c[k + 1], pad, norm)
-            for k in range(depth))
-        self.pool = tnn.MaxPool3d(2)
-        self.bottleneck = ConvBlock(c[depth], c[depth], c[depth + 1], pad, norm)
-        self.ups, self.decoder = tnn.ModuleList(), tnn.ModuleList()
-        for k in reversed(range(depth)):
-            self.ups.append(tnn.ConvTranspose3d(c[k + 2], c[k + 2], 2, stride=2))
-            self.decoder.append(ConvBlock(c[k + 2] + c[k + 1], c[k + 1], c[k + 1], pad, norm))
-        self.head = tnn.Conv3d(c[1], num_classes, 1)
+            ConvBlock3d(in_channels if k == 0 else c[k - 1], c[k], pad, norm) for k in range(depth))
+        self.pool = tnn.ModuleList(tnn.MaxPool3d(2) for _ in range(depth))
+        self.bottleneck = ConvBlock3d(c[depth - 1], c[depth], pad, norm)
+        levels = range(depth)
+        self.ups = tnn.ModuleList(tnn.ConvTranspose3d(c[k + 1], c[k + 1], 2, stride=2)
+                                  for k in levels)
+        self.skip = tnn.ModuleList(Skip3d(padding == "valid") for _ in levels)
+        self.decoder = tnn.ModuleList(
+            ConvBlock3d(c[k + 1] + (c[k] if skips else 0), c[k], pad, norm) for k in levels)
+        self.head = tnn.Conv3d(c[0], num_classes, 1)
 
     def forward(self, x):
         saved = []
-        for block in self.encoder:
+        for block, pool in zip(self.encoder, self.pool):
             x = block(x)
             saved.append(x)
-            x = self.pool(x)
+            x = pool(x)
         x = self.bottleneck(x)
-        for up, block, s in zip(self.ups, self.decoder, reversed(saved)):
-            x = up(x)
-            x = block(torch.cat([x, center_crop(s, x.shape[2:]) if self.valid else s], dim=1))
+        for k in reversed(range(self.depth)):
+            x = self.ups[k](x)
+            if self.skips:
+                x = self.skip[k](x, saved[k])
+            x = self.decoder[k](x)
         return self.head(x)
