@@ -344,11 +344,3 @@ BAD_CONV_TRANSPOSE3D = [
 def test_conv_transpose3d_bad_input(bad, error, message):
     with pytest.raises(error, match=message):
         conv_transpose3d(**(dict(input=X, weight=WT, bias=None) | bad))
-
-
-def test_gpu_arrays_are_refused_by_name(monkeypatch):
-    """There are no CUDA kernels for the 3-D ops: an array on the GPU is refused, saying so."""
-    monkeypatch.setattr(conv3d_module, "is_gpu_array", lambda a: True)
-    with pytest.raises(NotImplementedError, match=r"no CUDA kernels yet; input of shape "
-                       r"\(1, 2, 4, 4, 4\) is on 'cuda'"):
-        conv3d(X, W)

@@ -37,7 +37,7 @@ conv.py
         which may be smaller than conv2d's natural output size.
     (The input-gradient of conv2d *is* conv_transpose2d and the input-gradient of
     conv_transpose2d *is* conv2d: the adjoint pair is written once.)
-conv3d.py  (CPU sets only: the 3-D ops refuse GPU arrays)
+conv3d.py
     conv3d(x, w, b, stride, padding, dilation) -> y
         x (N, C_in, D, H, W), w (C_out, C_in, kD, kH, kW), b (C_out,) or None; one group
         (the op layer splits ``groups``).
@@ -46,7 +46,7 @@ conv3d.py  (CPU sets only: the 3-D ops refuse GPU arrays)
     conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation) -> grad_w
         grad_w (C_out, C_in, kD, kH, kW); sums over grad_y's own spatial size.
     (The same adjoint pair as in 2-D: each is the other's input gradient.)
-pool3d.py  (CPU sets only)
+pool3d.py
     max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode) -> (y, argmax)
         argmax int64 (N, C, D_out, H_out, W_out): flat index d*H*W + h*W + w into the input
         volume, as PyTorch's ``return_indices``; the same tie and NaN rules as max_pool2d.

@@ -15,15 +15,15 @@ conv3d kernel (tests/test_conv3d.py checks <conv3d(x, w), y> == <x, conv_transpo
 g*C_in/G to (g+1)*C_in/G and writes its own C_out/G), done here by slicing and concatenating,
 so the kernels only ever see one group. A 4-D input (C, D, H, W) is one unbatched sample.
 This file checks arguments, names the shapes in its errors, and wires forward to backward;
-the loops live in the kernel sets (``tinyunet.kernels.*.conv3d``). There are no CUDA kernels
-for the 3-D ops: a GPU input is refused by name.
+the loops live in the kernel sets (``tinyunet.kernels.*.conv3d``, the CUDA set for arrays on
+a GPU).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_gpu_array, kernels
+from ..backend import get_array_module, kernels
 from ..function import Function
 from ..tensor import Tensor
 from .concat import cat
@@ -70,7 +70,7 @@ class Conv3d(Function):
                 pad_extra=(0, 0, 0)):
         x, w, b = _contiguous(x, w, b)
         if pad_extra != (0, 0, 0):
-            x = np.pad(x, ((0, 0), (0, 0), *((0, e) for e in pad_extra)))
+            x = get_array_module(x).pad(x, ((0, 0), (0, 0), *((0, e) for e in pad_extra)))
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               w if ctx.needs_input_grad[0] else None)
         ctx.x_shape, ctx.kernel_size, ctx.has_bias = x.shape, w.shape[2:], b is not None
@@ -80,7 +80,7 @@ class Conv3d(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad = np.ascontiguousarray(grad)
+        grad = get_array_module(grad).ascontiguousarray(grad)
         stride, padding, dilation = ctx.hyper
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
@@ -97,7 +97,7 @@ class Conv3d(Function):
         if ctx.needs_input_grad[1]:
             grad_w = kernels(x).conv3d_grad_weight(x, grad, ctx.kernel_size, *ctx.hyper)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = np.einsum("ncdhw->c", grad)  # b[co] is added at every (n, d, h, w)
+            grad_b = get_array_module(grad).einsum("ncdhw->c", grad)  # b[co] at every voxel
         return (grad_x, grad_w, grad_b) if ctx.has_bias else (grad_x, grad_w)
 
 
@@ -117,7 +117,7 @@ class ConvTranspose3d(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad = np.ascontiguousarray(grad)
+        grad = get_array_module(grad).ascontiguousarray(grad)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             # The adjoint pair the other way round: dL/dx is conv3d of grad with the same
@@ -132,15 +132,16 @@ class ConvTranspose3d(Function):
             # "grad_y" is x), which comes out in w's own (C_in, C_out, kD, kH, kW) layout.
             grad_w = kernels(grad).conv3d_grad_weight(grad, x, ctx.kernel_size, *ctx.hyper)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = np.einsum("ncdhw->c", grad)
+            grad_b = get_array_module(grad).einsum("ncdhw->c", grad)
         return (grad_x, grad_w, grad_b) if ctx.has_bias else (grad_x, grad_w)
 
 
 def _contiguous(x, w, b):
     """C-contiguous arrays, the weight and bias in the input's dtype (the output follows x)."""
-    x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w, dtype=x.dtype)
-    b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    xp = get_array_module(x)  # NumPy, or CuPy on a GPU
+    x = xp.ascontiguousarray(x)
+    w = xp.ascontiguousarray(w, dtype=x.dtype)
+    b = None if b is None else xp.ascontiguousarray(b, dtype=x.dtype)
     return x, w, b
 
 
@@ -258,14 +259,11 @@ def _grouped(fn, x, weight, bias, groups, c_in, c_out, hyper):
 
 
 def _tensors(op, x, weight, bias, weight_layout):
-    """Lift to Tensors and check device, rank and dtype (an unbatched (C, D, H, W) input gets
-    a batch axis); errors name the offending shape."""
+    """Lift to Tensors and check rank and dtype (an unbatched (C, D, H, W) input gets a batch
+    axis); errors name the offending shape."""
     x, weight = Tensor._lift(x), Tensor._lift(weight)
     bias = None if bias is None else Tensor._lift(bias)
     for name, t in (("input", x), ("weight", weight), ("bias", bias)):
-        if t is not None and is_gpu_array(t.data):
-            raise NotImplementedError(f"{op}: the 3-D ops have no CUDA kernels yet; {name} of "
-                                      f"shape {t.shape} is on 'cuda' (move it with .cpu())")
         if t is not None and t.dtype not in (np.float32, np.float64):
             raise TypeError(f"{op}: {name} has dtype {t.dtype}; convolutions need float32 or "
                             f"float64 (convert with .astype(np.float32))")

@@ -56,9 +56,6 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} "
                         f"(convert with .astype(np.float32))")
-    if backend.is_gpu_array(x.data):
-        raise NotImplementedError(f"{op}: the 3-D ops have no CUDA kernels yet; input of shape "
-                                  f"{x.shape} is on 'cuda' (move it with .cpu())")
     k = triple(op, "kernel_size", kernel_size, minimum=1)
     s = k if stride is None or stride == () else triple(op, "stride", stride, minimum=1)
     p = triple(op, "padding", padding, minimum=0)
