@@ -10,7 +10,7 @@ from .attention_unet import AttentionUNet
 from .classifier import Classifier
 from .diffusion_unet import DiffusionUNet
 from .residual_unet import ResidualUNet
-from .size_plan import SizePlan, size_plan
+from .size_plan import size_plan
 from .summary import summary, trace
 from .unet import EncoderDecoder, UNet
 from .unet3d import UNet3D
@@ -20,4 +20,4 @@ FAMILY = {"unet": UNet, "attention": AttentionUNet, "residual": ResidualUNet,
           "unetpp": UNetPlusPlus, "unet3d": UNet3D}
 
 __all__ = ["UNet", "EncoderDecoder", "AttentionUNet", "ResidualUNet", "UNetPlusPlus", "UNet3D",
-           "Classifier", "DiffusionUNet", "FAMILY", "summary", "trace", "size_plan", "SizePlan"]
+           "Classifier", "DiffusionUNet", "FAMILY", "summary", "trace", "size_plan"]
