@@ -114,8 +114,10 @@ def child(framework: str, batch: int, size: int, steps: int, warmup: int) -> dic
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] == "tinyunet")
     return {"framework": framework, "median_s": statistics.median(times), "times_s": times,
-            "threads": threads}
+            "threads": threads, "tinyunet_loaded": bool(loaded),
+            "environment": {k: os.environ.get(k) for k in TINYUNET_ENVIRONMENT}}
 
 
 # ----- the rounds ------------------------------------------------------------------------------
@@ -141,7 +143,10 @@ def _launch(framework, batch, size, steps, warmup) -> dict:
                           text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"benchmarks.volume: the {framework} process failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if framework == "torch" and result["tinyunet_loaded"]:
+        raise RuntimeError("benchmarks.volume: the PyTorch process imported tinyunet")
+    return result
 
 
 def run(rounds: int = 5, batch: int = 2, size: int = 64, steps: int = 3, warmup: int = 1,
@@ -164,7 +169,8 @@ def run(rounds: int = 5, batch: int = 2, size: int = 64, steps: int = 3, warmup:
         medians = [r["median_s"] for r in results]
         summary[f] = {"median_s": statistics.median(medians), "min_s": min(medians),
                       "max_s": max(medians), "rounds_s": medians,
-                      "threads": results[0]["threads"]}
+                      "threads": results[0]["threads"],
+                      "environment": results[0]["environment"]}
     return {"config": dict(CONFIG, batch=batch, size=size, steps=steps, warmup=warmup,
                            rounds=rounds),
             "results": summary,
