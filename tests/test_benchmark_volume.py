@@ -42,3 +42,11 @@ def test_the_markdown_section():
     assert "| tinyunet | 2 | 3.00 | 2.50 | 3.50 |" in text
     assert "**tinyunet / PyTorch: 1.20x**" in text and "some CPU, 2 cores" in text
     assert "load average 1.00 before, 2.00 after" in text
+
+
+def test_the_benchmarked_network_has_the_parameters_its_docstring_says(torch):
+    from tinyunet.models import UNet3D
+    from tinyunet.torch_twins import UNet3D as TorchUNet3D
+
+    assert sum(p.numel() for p in UNet3D(**volume.CONFIG).parameters()) == 1_192_610
+    assert sum(p.numel() for p in TorchUNet3D(**volume.CONFIG).parameters()) == 1_192_610
