@@ -30,24 +30,32 @@ from .concat import cat
 from .triples import triple
 
 
+def _out(n, k, s, p, d):
+    """One axis of conv3d: the kernel's span d(k - 1) + 1 fits at n + 2p - span shifted
+    positions past the first, of which every s-th is kept."""
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _transposed_out(n, k, s, p, op, d):
+    """One axis of conv_transpose3d: the inverse of ``_out``, output_padding op picking among
+    the s input sizes that _out's floor maps to one output size."""
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
 def conv3d_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    """conv3d's output size, per axis (ints, or (d, h, w) triples):
+    """conv3d's output size per axis, for ints or (d, h, w) triples:
     ``out = (size + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1``."""
-    return _per_axis("conv3d_output_size", lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1)
-                     // s + 1, size=size, kernel_size=kernel_size, stride=stride,
-                     padding=padding, dilation=dilation)
+    return _per_axis("conv3d_output_size", _out, size=size, kernel_size=kernel_size,
+                     stride=stride, padding=padding, dilation=dilation)
 
 
 def conv_transpose3d_output_size(size, kernel_size, stride=1, padding=0, output_padding=0,
                                  dilation=1):
-    """conv_transpose3d's output size, per axis (ints or triples):
-    ``out = (size - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``,
-    the inverse of conv3d_output_size, with output_padding choosing among the ``stride``
-    input sizes that conv3d's floor maps to one output size."""
-    return _per_axis("conv_transpose3d_output_size", lambda n, k, s, p, op, d: (n - 1) * s
-                     - 2 * p + d * (k - 1) + op + 1, size=size, kernel_size=kernel_size,
-                     stride=stride, padding=padding, output_padding=output_padding,
-                     dilation=dilation)
+    """conv_transpose3d's output size per axis, for ints or triples:
+    ``out = (size - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``."""
+    return _per_axis("conv_transpose3d_output_size", _transposed_out, size=size,
+                     kernel_size=kernel_size, stride=stride, padding=padding,
+                     output_padding=output_padding, dilation=dilation)
 
 
 def _per_axis(op, formula, **args):
