@@ -22,6 +22,7 @@ from tinyunet.ops.conv3d import (
 conv3d_module = importlib.import_module("tinyunet.ops.conv3d")
 fast_module = importlib.import_module("tinyunet.kernels.numba_cpu.conv3d")
 planes_module = importlib.import_module("tinyunet.kernels.numba_cpu.planes")
+shifts_module = importlib.import_module("tinyunet.kernels.numba_cpu.shifts")
 
 small = st.integers(1, 2)
 
@@ -178,12 +179,13 @@ def test_adjoint_identity(case):
 @settings(max_examples=8)
 @given(case=cases(), t_case=cases(transposed=True), shrink=st.integers(0, 1))
 def test_reference_and_numba_kernels_agree(case, t_case, shrink, cells, monkeypatch):
-    """Every kernel on the same arrays (stride-1 cases take the plane-column path, the others
-    vol2col); with a tiny budget the numba kernels cut each volume into one-row bands, and
-    their sums must not change."""
+    """Every kernel on the same arrays (stride-1 cases take plane columns or shifted views,
+    the others vol2col); with a tiny budget the numba kernels cut each volume into one-row
+    bands, and their sums must not change."""
     if cells is not None:
         monkeypatch.setattr(fast_module, "_CELLS", cells)
         monkeypatch.setattr(planes_module, "_RING", cells)
+        monkeypatch.setattr(shifts_module, "_COLUMNS", 1)
     tol = dict(rtol=1e-12, atol=1e-12)
     x, w, b = inputs(case, np.float64, seed=7)
     h = (case["stride"], case["padding"], case["dilation"])
@@ -205,22 +207,25 @@ def test_reference_and_numba_kernels_agree(case, t_case, shrink, cells, monkeypa
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_numba_kernels_on_a_unet3d_level(dtype, ring, monkeypatch):
     """The 3-D U-Net's own shapes, which the random cases are too small for: 3x3x3 'same' and
-    'valid' convs on a 4x5x7 volume (the plane-column path, its ring of three planes swept
-    through the depth, in one band or in bands of rows), the 2x2x2 up-convolution, and a
-    stride-1 transposed conv with more padding than kernel (negative front padding: vol2col),
-    and a 1x1x1 conv (the head: one product per sample)."""
+    'valid' convs on a 4x5x7 volume, widening (plane columns, a ring of three planes swept
+    through the depth) and narrowing (shifted views), in one band or in bands of rows, with
+    their weight gradients (shifted views); the 2x2x2 up-convolution; a stride-1 transposed
+    conv with more padding than kernel (negative front padding: vol2col); and a 1x1x1 conv
+    (the head: one product per sample)."""
     if ring is not None:
         monkeypatch.setattr(planes_module, "_RING", ring)
+        monkeypatch.setattr(shifts_module, "_COLUMNS", 8)
     assert planes_module.fits((1, 1, 1), (1, 1, 1), (1, 1, 1))
     assert not planes_module.fits((1, 1, 1), (1, 1, 1), (-1, 0, 0))
     g = np.random.default_rng(10)
     x = g.standard_normal((2, 3, 4, 5, 7)).astype(dtype)
     w, b = g.standard_normal((4, 3, 3, 3, 3)).astype(dtype), g.standard_normal(4).astype(dtype)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    for pad in ((1, 1, 1), (0, 0, 0)):
+    for pad, narrow in (((1, 1, 1), False), ((0, 0, 0), False), ((1, 1, 1), True)):
+        w_, b_ = (w[:2], b[:2]) if narrow else (w, b)  # 3 -> 2 channels: shifted views
         h = ((1, 1, 1), pad, (1, 1, 1))
-        y = reference.conv3d(x, w, b, *h)
-        np.testing.assert_allclose(numba_cpu.conv3d(x, w, b, *h), y, **tol)
+        y = reference.conv3d(x, w_, b_, *h)
+        np.testing.assert_allclose(numba_cpu.conv3d(x, w_, b_, *h), y, **tol)
         grad_y = g.standard_normal(y.shape).astype(dtype)
         np.testing.assert_allclose(numba_cpu.conv3d_grad_weight(x, grad_y, (3, 3, 3), *h),
                                    reference.conv3d_grad_weight(x, grad_y, (3, 3, 3), *h), **tol)

@@ -1,8 +1,10 @@
 """3-D convolution, fast: BLAS products over columns of the input, three ways.
 
 * **Stride 1** (every 3x3x3 conv of the 3-D U-Net, and every input gradient of one): plane
-  columns, planes.py: 9 shifted copies per input plane, each reused by the 3 output planes
-  that read it, one product per output plane.
+  columns, planes.py (9 shifted copies per input plane, each reused by the 3 output planes
+  that read it, one product per output plane) where the conv widens; where it does not
+  (C_out <= C_in), and for every weight gradient, no copies at all: each kernel tap is a
+  strided view of the padded input, shifts.py.
 * **A 1x1x1 kernel** (the head): the columns are the input itself, ``y[n] = W @ x[n]``.
 * **Anything else** (strides, dilation): vol2col, one band of output rows at a time
   (vol2col.py)::
@@ -20,12 +22,12 @@ strided transposed conv (the U-Net's 2x2x2 up-convolution, and the input gradien
 convs) multiplies first, ``cols = W^T (C_out kD kH kW, C_in) @ x (C_in, D H W)``, and then
 scatter-adds the columns into the output (col2vol); its items are (sample, block of output
 channels), so no two workers ever add into the same voxel. The weight gradient is
-``sum over items of grad_y[n, :, band] (C_out, band) @ cols.T (band, K)`` (or the plane
-columns' version), each worker summing its own items in a fixed order, so results repeat bit
+``sum over items of grad_y[n, :, band] (C_out, band) @ cols.T (band, K)`` (or the shifted
+views' version), each worker summing its own items in a fixed order, so results repeat bit
 for bit.
 
 The reference kernels in ``tinyunet.kernels.reference.conv3d`` are the definition; the tests
-hold all three roads to them.
+hold every road to them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import math
 import numpy as np
 
 from ...threads import num_threads, parallel_for
-from . import planes
+from . import planes, shifts
 from .layout import ITEMS_PER_WORKER, blocks, units, workspace
 from .vol2col import col2vol, vol2col
 
@@ -91,8 +93,9 @@ def _gather(x, w, b, stride, front, dilation, out):
     w_mat = np.ascontiguousarray(w).reshape(C_out, K)
     if _is_pointwise(kernel, stride, front, x.shape[2:], out):
         return _pointwise(x, w_mat, b)
-    if planes.fits(stride, dilation, front):
-        return planes.conv(x, w, b, front, out)
+    if planes.fits(stride, dilation, front):  # shifted views where they pay (shifts.py)
+        road = shifts if C_out <= C_in else planes
+        return road.conv(x, w, b, front, out)
     y = np.empty((N, C_out, *out), dtype=x.dtype)
     hyper = _hyper(kernel, stride, front, dilation)
 
@@ -173,7 +176,7 @@ def conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
         return _sum_per_worker(lambda n: grad_y[n].reshape(C_out, P) @ x[n].reshape(C_in, P).T,
                                N).reshape(C_out, C_in, 1, 1, 1)
     if planes.fits(stride, dilation, padding):
-        return planes.grad_weight(x, grad_y, kernel_size, padding)
+        return shifts.grad_weight(x, grad_y, kernel_size, padding)
     hyper = _hyper(kernel_size, stride, padding, dilation)
 
     def work(mine):

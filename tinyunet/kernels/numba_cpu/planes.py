@@ -24,8 +24,7 @@ product for od uses the weight with its kd blocks rotated to match (``_rotated``
 takes (sample, band of output rows) items and sweeps each from the first output plane to the
 last; the band is narrow enough that the ring stays in cache while BLAS reads it.
 
-The weight gradient reads the same ring: dW'_rot[od mod kD]^T += ring @ G^T (band, C_out), where
-G is grad_y's band in the same padded flat layout (zeros at the wrapped positions).
+The weight gradient, and the forward where C_out <= C_in, need no columns at all: shifts.py.
 """
 
 from __future__ import annotations
@@ -71,12 +70,11 @@ def _rotated(w):
             for r in range(kD)]
 
 
-def _bands(N, rows, Wp, ring_rows):
-    """Items (n, r0, r1): output rows of each sample in bands whose ring fits _RING floats,
-    and at least ITEMS_PER_WORKER items per worker when the volume allows."""
-    fits_ = max(1, _RING // (ring_rows * Wp))
+def _bands(N, rows, fit):
+    """Items (n, r0, r1): the output rows of each sample in equal bands of at most ``fit`` rows,
+    and of fewer when that gives each worker fewer than ITEMS_PER_WORKER items."""
     share = max(1, -(-N * rows // (num_threads() * ITEMS_PER_WORKER)))
-    step = min(fits_, share, rows)
+    step = max(1, min(fit, share, rows))
     step = -(-rows // -(-rows // step))  # equal bands
     return [(n, r0, min(r0 + step, rows)) for n in range(N) for r0 in range(0, rows, step)]
 
@@ -115,7 +113,7 @@ def conv(x, w, b, front, out):
     Wp, R = W_out + kW - 1, C_in * kH * kW
     weights = _rotated(w)
     xp = _padded_batch(x, (kD, kH, kW), front, out)
-    bands = _bands(N, H_out, Wp, kD * R)
+    bands = _bands(N, H_out, max(1, _RING // (kD * R * Wp)))  # the ring fits in _RING floats
     width = max(r1 - r0 for _, r0, r1 in bands) * Wp
     y = np.empty((N, C_out, *out), dtype=x.dtype)
 
@@ -133,40 +131,3 @@ def conv(x, w, b, front, out):
 
     parallel_for(work, bands)
     return y
-
-
-def grad_weight(x, grad_y, kernel, front):
-    """dL/dw (C_out, C_in, kD, kH, kW) of the stride-1 conv, summed over grad_y's own size."""
-    N, C_in = x.shape[:2]
-    _, C_out, D_out, H_out, W_out = grad_y.shape
-    kD = kernel[0]
-    Wp = W_out + kernel[2] - 1
-    R = C_in * kernel[1] * kernel[2]
-    xp_all = _padded_batch(x, kernel, front, (D_out, H_out, W_out))
-    bands = _bands(N, H_out, Wp, kD * R)
-    width = max(r1 - r0 for _, r0, r1 in bands) * Wp
-
-    def work(mine):
-        ring = workspace("planes_ring", (kD * R, width), x.dtype)
-        acc = np.zeros((kD, kD * R, C_out), dtype=x.dtype)  # transposed: see below
-        term = np.empty((kD * R, C_out), dtype=x.dtype)
-        for n, r0, r1 in mine:
-            rows = r1 - r0
-            g = workspace("planes_grad", (C_out, rows, Wp), x.dtype)
-            g[:, :, W_out:] = 0.0  # the wrapped positions contribute nothing
-            for od, slab in _sweep(xp_all[n], r0, r1, kernel, front, Wp, D_out, ring):
-                g[:, :, :W_out] = grad_y[n, :, od, r0:r1]
-                # dW'^T = slab @ G^T: with the ring as BLAS's first operand the product runs
-                # twice as fast as G @ slab^T when C_out is small (measured at 16 channels)
-                np.matmul(slab, g.reshape(C_out, rows * Wp).T, out=term)
-                acc[od % kD] += term
-        return acc
-
-    partial = parallel_for(work, bands, fixed=True)  # fixed shares: repeatable sums
-    acc = partial[0]
-    for a in partial[1:]:
-        acc += a
-    # acc[r][slot s] holds tap kd = (s - r) mod kD: rotate each back and add
-    total = sum(np.roll(acc[r].T.reshape(C_out, kD, R), -r, axis=1) for r in range(kD))
-    return np.ascontiguousarray(
-        total.reshape(C_out, kD, C_in, kernel[1], kernel[2]).transpose(0, 2, 1, 3, 4))
