@@ -16,13 +16,14 @@ from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSELoss
 from .module import Module, Parameter
 from .norm import BatchNorm2d, BatchNorm3d, GroupNorm
-from .pool import AvgPool2d, MaxPool2d, Upsample
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, Upsample
 from .pool3d import MaxPool3d
 from .upsample import PixelShuffle, PixelUnshuffle, SubPixelUpsample, icnr_
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList",
-    "Conv2d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d", "Upsample",
+    "Conv2d", "ConvTranspose2d", "Linear",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
     "Conv3d", "ConvTranspose3d", "MaxPool3d",
     "PixelShuffle", "PixelUnshuffle", "SubPixelUpsample", "icnr_",
     "BatchNorm2d", "BatchNorm3d", "GroupNorm",
