@@ -78,6 +78,7 @@ class UNet(nn.Module):
                 f"UNet(depth={self.config['depth']}): each max-pool halves H and W, so they must "
                 f"be divisible by 2**depth = {f}; got {tuple(x.shape[-2:])} (pad or crop the input)"
             )
+        # BEGIN SOLUTION task=5.1 hint="save each encoder map before pooling; decode them reversed"
         saved = []
         for block in self.encoder:
             x = block(x)
@@ -90,6 +91,7 @@ class UNet(nn.Module):
                 x = skip(x, s)  # context from below + detail from the side
             x = block(x)
         return self.head(x)
+        # END SOLUTION
 
 
 def EncoderDecoder(**kwargs) -> UNet:  # noqa: N802  (a model constructor, named like a class)

@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from .shape import getitem
 
 
+# BEGIN SOLUTION task=3.3 hint="the backward splits grad where each input was placed"
 class Cat(Function):
     """y = [x_1, x_2, ...] along ``dim``;  dL/dx_k = the slice of dL/dy where x_k was placed."""
 
@@ -34,6 +35,7 @@ class Cat(Function):
         return tuple(get_array_module(grad).split(grad, ends, axis=ctx.dim))
 
 
+# END SOLUTION
 class Stack(Function):
     """y[..., k, ...] = x_k along a new ``dim``;  dL/dx_k = dL/dy[..., k, ...]."""
 
@@ -121,5 +123,7 @@ def center_crop(x, size):
     if not (0 < h <= H and 0 < w <= W):
         raise ValueError(f"center_crop: crop size {(h, w)} must be positive and no larger than "
                          f"the input's spatial size {(H, W)} (input shape {x.shape})")
+    # BEGIN SOLUTION task=3.3 hint="round((H - h) / 2) rows above, then a slice (getitem)"
     top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
     return getitem(x, (Ellipsis, slice(top, top + h), slice(left, left + w)))
+    # END SOLUTION

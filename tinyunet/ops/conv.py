@@ -108,6 +108,7 @@ class Conv2d(Function):
         grad = get_array_module(grad).ascontiguousarray(grad)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
+            # BEGIN SOLUTION task=2.3 hint="dL/dx is the transposed conv of grad, same weight"
             # The adjoint pair: dL/dx = A_w^T grad, and A_w^T is the transposed conv with the
             # same weight. Its output_padding restores the rows the forward's floor dropped.
             H, W = ctx.x_shape[2:]
@@ -120,6 +121,7 @@ class Conv2d(Function):
             )
             eh, ew = ctx.pad_extra  # the extra zeros were not part of x: drop their gradient
             grad_x = grad_x[:, :, : H - eh, : W - ew]
+            # END SOLUTION
         if ctx.needs_input_grad[1]:
             grad_w = kernels(x).conv2d_grad_weight(
                 x, grad, ctx.kernel_size, ctx.stride, ctx.padding, ctx.dilation

@@ -131,6 +131,7 @@ def _softplus_neg(z):
 
 
 # ----- cross-entropy ----------------------------------------------------------------------------
+# BEGIN SOLUTION task=4.1 hint="log-softmax minus its max; the gradient is p - onehot"
 class CrossEntropy(Function):
     """Fused log-softmax + negative log-likelihood over the class dim 1.
 
@@ -186,6 +187,7 @@ class CrossEntropy(Function):
         onehot = xp.arange(C).reshape(w_col.shape) == y[:, None]
         dz = (a + (e / C) * w_col.sum())[:, None] * p - a[:, None] * onehot - (e / C) * w_col
         return (g[:, None] * dz,)
+# END SOLUTION
 
 
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
