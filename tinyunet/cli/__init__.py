@@ -20,6 +20,7 @@ import argparse
 import sys
 
 from .bench import add_bench
+from .course import add_course
 from .demo import add_demo
 from .predict import add_predict
 from .summary import add_summary
@@ -38,7 +39,8 @@ def add_diffuse(commands):
     add_diffuse_parser(commands)
 
 
-COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench]
+COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench,
+            add_course]
 
 
 def build_parser() -> argparse.ArgumentParser:

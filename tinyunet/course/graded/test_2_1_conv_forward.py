@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from graded_checks import assert_close, conv2d, conv_out
 
-from tinyunet.kernels.reference import conv as kernels
+import tinyunet.kernels.reference.conv as kernels
 
 
 def _case(rng, stride=(1, 1), padding=(0, 0), dilation=(1, 1), bias=True):

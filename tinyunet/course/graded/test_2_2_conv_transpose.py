@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from graded_checks import assert_close, conv_out, conv_transpose2d
 
-from tinyunet.kernels.reference import conv as kernels
+import tinyunet.kernels.reference.conv as kernels
 
 
 def _hyper(rng):

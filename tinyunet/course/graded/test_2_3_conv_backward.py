@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from graded_checks import assert_close, conv2d_grad_weight, conv_out
 
+import tinyunet.kernels.reference.conv as kernels
 from tinyunet.backend import use_kernels
 from tinyunet.gradcheck import gradcheck
-from tinyunet.kernels.reference import conv as kernels
 from tinyunet.ops.conv import conv2d
 from tinyunet.tensor import Tensor
 
