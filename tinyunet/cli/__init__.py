@@ -22,6 +22,8 @@ import sys
 from .bench import add_bench
 from .course import add_course
 from .demo import add_demo
+from .export import add_export
+from .import_ import add_import
 from .predict import add_predict
 from .summary import add_summary
 from .train import add_train
@@ -40,7 +42,7 @@ def add_diffuse(commands):
 
 
 COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench,
-            add_course]
+            add_export, add_import, add_course]
 
 
 def build_parser() -> argparse.ArgumentParser:
