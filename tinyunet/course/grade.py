@@ -34,7 +34,7 @@ MANIFEST = "course.json"
 HERE = Path(__file__).resolve().parents[2]  # the repository (or site-packages) holding tinyunet/
 
 
-def points(x: float) -> str:
+def shown(x: float) -> str:
     """2.333333 -> "2.33": a partial score as a reader wants it."""
     return f"{round(x, 2):g}"
 
@@ -76,10 +76,10 @@ class Report:
         width = max(len(g.task.title) for g in self.grades)
         lines = [f"{'task':<5} {'':<{width}} {'score':>9} {'time':>8}"]
         for g in self.grades:
-            score = f"{points(g.score)}/{points(g.max_score)}"
+            score = f"{shown(g.score)}/{shown(g.max_score)}"
             lines.append(f"{g.task.id:<5} {g.task.title:<{width}} {score:>9} {g.seconds:>7.1f}s")
             lines += [f"{'':<5} - {note}" for note in g.notes]
-        total = f"{points(self.score)}/{points(self.max_score)}"
+        total = f"{shown(self.score)}/{shown(self.max_score)}"
         lines.append(f"{'':<5} {'total':<{width}} {total:>9}")
         return "\n".join(lines + [""] + self.notes)
 
@@ -100,10 +100,10 @@ def grade(submission=".", *, tasks=None, release=None, reference="auto", seed=No
     reference = find_reference(reference)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     budgets = {t.id: float(t.budget) for t in TASKS} | dict(budgets or {})
-    points = graded_points()
+    worth = graded_points()
     first = sessions.run(submission, ids, seed=seed, budgets=budgets, progress=progress,
                          tracebacks=tracebacks)
-    grades = {t: _task_grade(t, first, points, budgets) for t in ids}
+    grades = {t: _task_grade(t, first, worth, budgets) for t in ids}
     reruns = {}
     for t in ids:
         failed = [p for p in task(t).requires
@@ -117,14 +117,14 @@ def grade(submission=".", *, tasks=None, release=None, reference="auto", seed=No
                               progress=progress, label="with the reference")
         for t, failed in reruns.items():
             names = ", ".join(f"Task {p}" for p in failed)
-            other = _task_grade(t, second, points, budgets)
+            other = _task_grade(t, second, worth, budgets)
             if other.score > grades[t].score:
                 other.notes.insert(0, f"graded with the reference {names} (as submitted: "
-                                      f"{points(grades[t].score)}/{points(other.max_score)})")
+                                      f"{shown(grades[t].score)}/{shown(other.max_score)})")
                 grades[t] = other
             else:
                 grades[t].notes.append(f"with the reference {names} it scores "
-                                       f"{points(other.score)} too: its own code loses the points")
+                                       f"{shown(other.score)} too: its own code loses the points")
     elif reruns:
         for t, failed in reruns.items():
             names = ", ".join(f"Task {p}" for p in failed)
@@ -176,9 +176,9 @@ def swaps(task_ids, regions_from: Path, source_from: Path | None = None) -> list
     return found
 
 
-def _task_grade(task_id: str, run: Session, points: dict, budgets: dict) -> TaskGrade:
+def _task_grade(task_id: str, run: Session, worth: dict, budgets: dict) -> TaskGrade:
     tests = run.of(task_id)
-    grade = TaskGrade(task(task_id), points.get(task_id, 0.0), tests,
+    grade = TaskGrade(task(task_id), worth.get(task_id, 0.0), tests,
                       sum(t.seconds for t in tests))
     files = {file for file, _, _ in graded_tests().get(task_id, [])}
     for file in sorted(files & set(run.collect_errors)):
