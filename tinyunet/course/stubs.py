@@ -2,7 +2,7 @@
 
 A block of *statements* becomes, at the block's indentation::
 
-    # Task 2.1: conv2d forward, as loops (write this part; see tutorials/ch02_size_trace.py)
+    # Task 2.1: write this part (tutorials/ch02_size_trace.py)
     # Hint: w is not flipped: this is cross-correlation
     raise NotImplementedError("Task 2.1: conv2d forward, as loops - see "
                               "tutorials/ch02_size_trace.py")
@@ -30,7 +30,7 @@ def message(task_id: str, hint: str | None = None) -> str:
 def stub_lines(region: Region, indent: str) -> list[str]:
     """The comment, the given lines and the ``raise`` that replace one block (or body)."""
     t = lookup(region.task)
-    lines = [f"{indent}# Task {t.id}: {t.title} (write this part; see {t.chapter})"]
+    lines = [f"{indent}# Task {t.id}: write this part ({t.chapter})"]
     if region.hint:
         lines.append(f"{indent}# Hint: {region.hint}")
     if region.stub:

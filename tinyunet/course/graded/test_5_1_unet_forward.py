@@ -110,8 +110,16 @@ def test_output_size(padding, rng):
 
 @pytest.mark.task("5.1", points=2)
 def test_gradcheck_through_the_network(rng):
+    """Finite differences across a ReLU's kink (or a max-pool's near tie) are wrong, however
+    right the backward: such an input is rare, and the check then runs on a second one. A wrong
+    backward fails both."""
     model = _model(rng, depth=1).double()
-    x = Tensor(rng.standard_normal((1, model.config["in_channels"], 4, 4)), requires_grad=True)
-    with use_kernels("reference"):
-        gradcheck(model, (x,), seed=int(rng.integers(2**31)))
+    for attempt in range(2):
+        x = Tensor(rng.standard_normal((1, model.config["in_channels"], 4, 4)),
+                   requires_grad=True)
+        with use_kernels("reference"):
+            passed = gradcheck(model, (x,), seed=int(rng.integers(2**31)),
+                               raise_exception=attempt == 1)
+        if passed:
+            break
     assert np.isfinite(x.grad).all()
