@@ -19,6 +19,7 @@ solutions, so a local ``grade`` runs step 1 only and says so.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -96,6 +97,8 @@ def grade(submission=".", *, tasks=None, release=None, reference="auto", seed=No
     submission = Path(submission).resolve()
     if not (submission / "tinyunet" / "__init__.py").is_file():
         raise FileNotFoundError(f"{submission} holds no tinyunet/ package to grade")
+    if importlib.util.find_spec("pytest") is None:
+        raise RuntimeError("grading runs the graded tests with pytest: pip install pytest")
     ids = assigned(submission, tasks, release)
     reference = find_reference(reference)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
