@@ -4,6 +4,7 @@ a release build carries the earlier stages' solutions forward."""
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -170,8 +171,6 @@ def _body_lines(text):
 
 
 def _env(path):
-    import os
-
     return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(path)}
 
 

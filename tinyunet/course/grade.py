@@ -127,7 +127,7 @@ def grade(submission=".", *, tasks=None, release=None, reference="auto", seed=No
                 grades[t] = other
             else:
                 grades[t].notes.append(f"with the reference {names} it scores "
-                                       f"{shown(other.score)} too: its own code loses the points")
+                                       f"{shown(other.score)}: the points it loses are its own")
     elif reruns:
         for t, failed in reruns.items():
             names = ", ".join(f"Task {p}" for p in failed)
