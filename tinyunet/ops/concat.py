@@ -68,12 +68,24 @@ def _dim(dim, ndim, op):
     return dim % ndim
 
 
-def cat(tensors, dim=0):
+def _refuse_out(op, out):
+    if out is not None:
+        raise NotImplementedError(f"{op}: out= is not supported (tinyunet never writes into an "
+                                  "existing tensor); use the returned tensor")
+
+
+def cat(tensors, dim=0, *, out=None):
     """Concatenate along an existing ``dim`` (negative counts from the end), as ``torch.cat``.
 
     Every other dimension must match. The classic U-Net mismatch -- a larger encoder map
-    beside a smaller decoder map -- is fixed with ``center_crop`` (or ``pad``).
+    beside a smaller decoder map -- is fixed with ``center_crop`` (or ``pad``). As in PyTorch,
+    an empty 1-D tensor (shape (0,)) may sit beside tensors of any shape and is skipped.
     """
+    _refuse_out("cat", out)
+    if isinstance(tensors, (list, tuple)) and tensors:
+        lifted = [Tensor._lift(t) for t in tensors]
+        kept = [t for t in lifted if t.shape != (0,)]
+        tensors = kept if kept else lifted[:1]
     tensors = _tensors(tensors, "cat")
     ndim = tensors[0].ndim
     if ndim == 0:
@@ -95,8 +107,9 @@ def cat(tensors, dim=0):
     return Cat.apply(*tensors, dim=dim)
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=0, *, out=None):
     """Stack equal-shaped tensors along a new ``dim``, as ``torch.stack``."""
+    _refuse_out("stack", out)
     tensors = _tensors(tensors, "stack")
     if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got shapes "

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ..function import Function
-from .loss import (
+from .cross_entropy import cross_entropy
+from .loss import binary_cross_entropy_with_logits
+from .loss_checks import (
     _array,
     _check_finite,
     _check_float,
@@ -20,8 +22,6 @@ from .loss import (
     _reduce_backward,
     _sigmoid,
     _softmax,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
 )
 
 

@@ -5,7 +5,7 @@ import pytest
 from graded_checks import assert_close, cross_entropy, log_softmax
 
 from tinyunet.gradcheck import gradcheck
-from tinyunet.ops.loss import cross_entropy as loss
+from tinyunet.ops.cross_entropy import cross_entropy as loss
 from tinyunet.tensor import Tensor
 
 OPTIONS = {
