@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from .shape import getitem
 
 
+# BEGIN SOLUTION task=3.3 hint="the backward splits grad where each input was placed"
 class Cat(Function):
     """y = [x_1, x_2, ...] along ``dim``;  dL/dx_k = the slice of dL/dy where x_k was placed."""
 
@@ -34,6 +35,7 @@ class Cat(Function):
         return tuple(get_array_module(grad).split(grad, ends, axis=ctx.dim))
 
 
+# END SOLUTION
 class Stack(Function):
     """y[..., k, ...] = x_k along a new ``dim``;  dL/dx_k = dL/dy[..., k, ...]."""
 
@@ -136,5 +138,7 @@ def center_crop(x, size):
     if not all(0 < s <= n for s, n in zip(size, spatial)):
         raise ValueError(f"center_crop: crop size {size} must be positive and no larger than "
                          f"the input's spatial size {spatial} (input shape {x.shape})")
+    # BEGIN SOLUTION task=3.3 hint="round((n - s) / 2) before each cropped axis, then a slice"
     starts = [int(round((n - s) / 2.0)) for s, n in zip(size, spatial)]
     return getitem(x, (Ellipsis, *(slice(a, a + s) for a, s in zip(starts, size))))
+    # END SOLUTION
