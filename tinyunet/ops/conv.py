@@ -91,6 +91,7 @@ class Conv2d(Function):
         grad_x = grad_w = grad_b = None
         hyper = (ctx.stride, ctx.padding)
         if ctx.needs_input_grad[0]:
+            # BEGIN SOLUTION task=2.3 hint="dL/dx is the transposed conv of grad, same weight"
             # The adjoint pair: dL/dx = A_w^T grad, and A_w^T is the transposed conv with the
             # same weight. Its output_padding restores the rows the forward's floor dropped.
             H, W = ctx.x_shape[2:]
@@ -104,6 +105,7 @@ class Conv2d(Function):
                     ctx.groups, [(grad, 1), (w, 0)], axis=1)
             eh, ew = ctx.pad_extra  # the extra zeros were not part of x: drop their gradient
             grad_x = grad_x[:, :, : H - eh, : W - ew]
+            # END SOLUTION
         if ctx.needs_input_grad[1]:
             grad_w = xp.zeros(ctx.w_shape, dtype=grad.dtype) if grad.shape[0] == 0 else \
                 _per_group(lambda x, g: kernels(x).conv2d_grad_weight(

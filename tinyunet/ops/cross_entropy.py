@@ -42,6 +42,7 @@ def _log_softmax(z):
     return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
+# BEGIN SOLUTION task=4.1 hint="log-softmax minus its max; the gradient is p - onehot"
 class CrossEntropy(Function):
     """Fused log-softmax + negative log-likelihood over the class dim 1.
 
@@ -96,6 +97,7 @@ class CrossEntropy(Function):
         onehot = xp.arange(C).reshape(w_col.shape) == y[:, None]
         dz = (a + (e / C) * w_col.sum())[:, None] * p - a[:, None] * onehot - (e / C) * w_col
         return (g[:, None] * dz,)
+# END SOLUTION
 
 
 class SoftCrossEntropy(Function):

@@ -25,6 +25,7 @@ from .loss_checks import (
 )
 
 
+# BEGIN SOLUTION task=4.2 hint="keep smooth_nr and smooth_dr: empty predicted empty is D = 1"
 class SoftDice(Function):
     """Soft Dice loss on probabilities p = softmax(z) over dim 1, or sigmoid(z) elementwise.
 
@@ -76,6 +77,7 @@ class SoftDice(Function):
         if ctx.activation == "softmax":
             return (p * (dp - (dp * p).sum(axis=1, keepdims=True)),)
         return (dp * p * (1 - p),)
+# END SOLUTION
 
 
 def dice_loss(logits, target, activation="softmax", include_background=False, smooth_nr=1e-5,

@@ -86,6 +86,7 @@ def _cubic_sources(in_size, out_size, align_corners, scale):
     return table
 
 
+# BEGIN SOLUTION task=3.2 hint="look the source rows and columns up in the tables above"
 def upsample_nearest2d(x, out_size, scales, exact):
     """y[n, c, i, j] = x[n, c, src_h[i], src_w[j]]."""
     N, C, H, W = x.shape
@@ -153,6 +154,7 @@ def upsample_bilinear2d_backward(grad_y, input_shape, align_corners, scales):
                     grad_x[n, c, h1, w0] += a1 * b0 * g
                     grad_x[n, c, h1, w1] += a1 * b1 * g
     return grad_x
+# END SOLUTION
 
 
 def upsample_bicubic2d(x, out_size, align_corners, scales):

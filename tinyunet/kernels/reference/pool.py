@@ -49,6 +49,7 @@ def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode):
     replaces the running maximum only if it is strictly greater -- so among equal maxima the
     *first* one wins -- or if it is NaN, so a NaN propagates (the last NaN scanned wins).
     """
+    # BEGIN SOLUTION task=3.1 hint="save the flat index h * W + w of each window's maximum"
     N, C, H, W = x.shape
     (kH, kW), (sH, sW), (pH, pW), (dH, dW) = kernel_size, stride, padding, dilation
     H_out = pool_output_size(H, kH, sH, pH, dH, ceil_mode)
@@ -72,10 +73,12 @@ def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode):
                     y[n, c, i, j] = best
                     argmax[n, c, i, j] = best_index
     return y, argmax
+    # END SOLUTION
 
 
 def max_pool2d_backward(grad_y, argmax, input_shape):
     """grad_x[argmax[i, j]] += grad_y[i, j]: only the winning pixel moved the output."""
+    # BEGIN SOLUTION task=3.1 hint="windows overlap when stride < kernel: add, do not assign"
     N, C, H, W = input_shape
     grad_x = np.zeros((N, C, H * W), dtype=grad_y.dtype)
     _, _, H_out, W_out = grad_y.shape
@@ -85,6 +88,7 @@ def max_pool2d_backward(grad_y, argmax, input_shape):
                 for j in range(W_out):
                     grad_x[n, c, argmax[n, c, i, j]] += grad_y[n, c, i, j]
     return grad_x.reshape(N, C, H, W)
+    # END SOLUTION
 
 
 def _avg_window(i, j, H, W, kernel_size, stride, padding, count_include_pad,
