@@ -129,23 +129,31 @@ def parallel_for(fn, items, fixed: bool = False) -> list:
     every run.
 
     Returns each worker's result, the calling thread's first. ``fn`` must release the GIL
-    for its heavy work (numba ``nogil`` kernels and BLAS do), write only to the outputs of
-    the items it took, and not call parallel_for itself (the pool's threads are all busy).
+    for its heavy work (numba ``nogil`` kernels and BLAS do) and write only to the outputs of
+    the items it took. A share that no worker has begun by the time the calling thread is
+    done with its own (the workers are busy, or not awake yet) is run by the calling thread:
+    so a late worker costs no waiting, and parallel_for may be called from a worker.
     """
-    global _pool
     items = list(items)
     workers = min(_NUM_THREADS, len(items))
     if workers <= 1:
         return [fn(iter(items))] if items else []
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_NUM_THREADS - 1, thread_name_prefix="tinyunet")
     if fixed:
         shares = [iter(items[k::workers]) for k in range(workers)]
     else:
         shares = [_Queue(items)] * workers  # one queue, the same object for every worker
-    others = [_pool.submit(fn, share) for share in shares[1:]]
-    first = fn(shares[0])  # the calling thread is one of the workers
-    return [first] + [f.result() for f in others]
+    others = [_workers().submit(fn, share) for share in shares[1:]]
+    results = [fn(shares[0])]  # the calling thread is one of the workers
+    for share, future in zip(shares[1:], others):
+        results.append(fn(share) if future.cancel() else future.result())
+    return results
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_NUM_THREADS - 1, thread_name_prefix="tinyunet")
+    return _pool
 
 
 __all__ = ["num_threads", "parallel_for", "set_blas_threads", "get_blas_threads"]
