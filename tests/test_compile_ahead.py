@@ -1,27 +1,40 @@
 """Compiling ahead (kernels/numba_cpu/ahead.py): the background process compiles exactly the
 signatures a float32 training step uses, and starts only when the cache lacks them."""
 
-import numba
-import numpy as np
+import json
+import os
+import subprocess
+import sys
+import textwrap
 
-import tinyunet as tu
-import tinyunet.functional as F
 from tinyunet.kernels.numba_cpu import ahead
-from tinyunet.models import UNet
 
 
-def test_the_examples_are_the_signatures_a_training_step_compiles():
-    with tu.use_kernels("numba"):
+def test_the_examples_are_the_signatures_a_training_step_compiles(tmp_path):
+    """In a fresh process (its own, empty numba cache): a float32 U-Net step compiles, of
+    the kernels compiled ahead, exactly the examples' signatures, and no other kernel."""
+    code = textwrap.dedent("""
+        import json, sys
+        import numba, numpy as np
+        from numba.core.registry import CPUDispatcher
+        import tinyunet as tu, tinyunet.functional as F
+        from tinyunet.kernels.numba_cpu import ahead
+        from tinyunet.models import UNet
         x = np.random.default_rng(0).standard_normal((2, 1, 64, 64)).astype(np.float32)
         F.cross_entropy(UNet()(tu.Tensor(x)), np.zeros((2, 64, 64), np.int64)).backward()
-    examples = ahead._examples()
-    for kernel, args in examples:
-        signature = tuple(numba.typeof(a) for a in args)
-        assert signature in kernel.signatures, kernel.py_func.__name__
-    used = {e[0] for e in examples}
-    for kernel in used:  # and nothing else in float32 that the step compiled
-        float32 = [s for s in kernel.signatures if "float32" in str(s)]
-        assert len(float32) == 1, (kernel.py_func.__name__, float32)
+        compiled = {str(s) for m, mod in list(sys.modules.items())
+                    if m.startswith("tinyunet.kernels.numba_cpu")
+                    for k in vars(mod).values() if isinstance(k, CPUDispatcher)
+                    for s in k.signatures}
+        examples = {str(tuple(numba.typeof(a) for a in args)) for _, args in ahead._examples()}
+        print(json.dumps([sorted(compiled - examples), sorted(examples - compiled)]))
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "TINYUNET_COMPILE_AHEAD": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr[-2000:]
+    not_ahead, not_used = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not_ahead == [] and not_used == []
 
 
 def test_starts_only_when_the_cache_lacks_the_kernels(tmp_path, monkeypatch):

@@ -286,26 +286,26 @@ def test_fast_algorithms_agree_with_reference(algorithm, x_shape, w_shape, paddi
                                reference.conv_transpose2d(grad_y, w, None, *t_hyper), **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("k, size", [((2, 2), (8, 6)), ((2, 3), (7, 8)), ((3, 3), (6, 6))])
-def test_non_overlapping_windows_are_reshuffled_as_the_reference_computes(k, size):
+def test_non_overlapping_windows_are_reshuffled_as_the_reference_computes(k, size, dtype):
     """Kernel = stride, no padding (the U-Net's 2x2 stride-2 up-convolution): im2col and col2im
     become strided copies (conv._gather, conv._scatter); odd sizes leave rows no window
     reads."""
     g = np.random.default_rng(13)
     x, w = g.standard_normal((3, 4, *size)), g.standard_normal((5, 4, *k))
-    b = g.standard_normal(5)
+    b, wt = g.standard_normal(5), g.standard_normal((4, 5, *k))  # wt: transposed, 4 -> 5
+    x, w, b, wt = (a.astype(dtype) for a in (x, w, b, wt))
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
     hyper = (k, (0, 0), (1, 1))
     y = reference.conv2d(x, w, b, *hyper)
-    np.testing.assert_allclose(numba_cpu.conv2d(x, w, b, *hyper), y, rtol=1e-12, atol=1e-12)
-    grad_y = g.standard_normal(y.shape)
+    np.testing.assert_allclose(numba_cpu.conv2d(x, w, b, *hyper), y, **tol)
+    grad_y = g.standard_normal(y.shape).astype(dtype)
     np.testing.assert_allclose(numba_cpu.conv2d_grad_weight(x, grad_y, k, *hyper),
-                               reference.conv2d_grad_weight(x, grad_y, k, *hyper),
-                               rtol=1e-12, atol=1e-12)
-    wt = g.standard_normal((4, 5, *k))  # the transposed conv, 4 -> 5 channels, both ways
+                               reference.conv2d_grad_weight(x, grad_y, k, *hyper), **tol)
     t_hyper = (k, (0, 0), (0, 0), (1, 1))
     np.testing.assert_allclose(numba_cpu.conv_transpose2d(x, wt, b, *t_hyper),
-                               reference.conv_transpose2d(x, wt, b, *t_hyper),
-                               rtol=1e-12, atol=1e-12)
+                               reference.conv_transpose2d(x, wt, b, *t_hyper), **tol)
 
 
 @pytest.mark.parametrize("items_per_worker", [1, 4])

@@ -24,13 +24,14 @@ import sys
 
 import numpy as np
 
-from . import activation, direct, layout, pool, winograd
+from . import activation, conv, direct, layout, pool, winograd
 
 
 def _examples():
     """(kernel, arguments) for each kernel a float32 training step of the U-Net calls, in the
-    order the step first calls it. Tiny arrays, laid out as the real calls lay them out (a
-    skewed workspace is non-contiguous, say), so each compiles the signature the step uses."""
+    order the step first calls it (im2col: the weight gradient of a bottleneck below 8x8).
+    Tiny arrays, laid out as the real calls lay them out (a skewed workspace is
+    non-contiguous, say), so each compiles the signature the step uses."""
     f32 = np.float32
     a3 = np.zeros((2, 6, 6), f32)
     a2 = np.zeros((2, 36), f32)
@@ -49,6 +50,7 @@ def _examples():
         (winograd.inverse, (skewed, 0, 0, 2, 2, np.zeros(2, f32), np.zeros((2, 4, 4), f32),
                             True)),
         (activation._relu_backward_planes, (a2, a2.copy(), a2.copy(), np.zeros(2, f32), 0, 2)),
+        (conv._im2col, (a3, 3, 3, 1, 1, 1, 1, 1, 1, 6, 6, np.zeros((18, 36), f32), 0)),
         (direct._conv3_grad_weight, (a2, np.zeros((4, 24), f32), 6, 3, 1, 1,
                                      np.zeros((4, 2, 3, 3), f32))),
         (winograd.transform_grad, (np.zeros((2, 4, 4), f32), 2, 2, skewed, 0)),
