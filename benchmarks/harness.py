@@ -163,15 +163,18 @@ def machine() -> dict:
             "started": time.strftime("%Y-%m-%d %H:%M"), "load_average": os.getloadavg()}
 
 
-def run(only=None, quick=False) -> dict:
+def run(only=None, quick=False, res=None) -> dict:
+    """Measure the parts (``only`` some of them, into the earlier results ``res``)."""
     plan = QUICK if quick else PLAN
     parts = list(plan) + list(EXTRA_PARTS)
-    res = {"machine": machine(), "plan": {p: plan[p] for p in plan}}
+    res = dict(res or {})
+    res.update(machine=machine(), plan={p: plan[p] for p in plan})
+    loads = res.setdefault("loads", {})
     for part in parts:
         if only and part not in only:
             continue
         print(f"{part} ...", flush=True)
-        t = time.perf_counter()
+        t, load = time.perf_counter(), os.getloadavg()
         if part in EXTRA_PARTS:
             res[part] = extra_part(part, plan["step"][0])
         elif part in ("step", "inference", "ceiling"):
@@ -186,6 +189,8 @@ def run(only=None, quick=False) -> dict:
             res[part] = run_child("breakdown", "tinyunet", plan[part][1])
         elif part == "accuracy":  # not a timing: both frameworks in one process
             res[part] = run_child("accuracy", "tinyunet", 0)["rows"]
+        loads[part] = {"start": load, "end": os.getloadavg(),
+                       "when": time.strftime("%Y-%m-%d %H:%M")}
         print(f"{part} done in {time.perf_counter() - t:.0f} s", flush=True)
         _save(res)  # a long run keeps what it has if a later part fails
     res["machine"]["load_average_end"] = os.getloadavg()
@@ -202,14 +207,19 @@ def main(argv=None):
         prog="python -m benchmarks", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m benchmarks\n  python -m benchmarks --quick --no-write\n"
-               "  python -m benchmarks --only step inference")
+               "  python -m benchmarks --only step inference   # the others kept from the "
+               "last run")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
     parser.add_argument("--only", nargs="*", metavar="PART",
                         help=f"some of: {' '.join(list(PLAN) + list(EXTRA_PARTS))}")
     parser.add_argument("--no-write", action="store_true",
                         help="print only; write neither RESULTS.md nor the chart")
     args = parser.parse_args(argv)
-    res = run(args.only, args.quick)
+    earlier = None
+    if args.only and os.path.exists(os.path.join(HERE, "results.json")):
+        with open(os.path.join(HERE, "results.json")) as f:
+            earlier = json.load(f)  # --only remeasures those parts and keeps the others
+    res = run(args.only, args.quick, earlier)
     if not args.no_write:
         from .report import write_report
 

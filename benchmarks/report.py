@@ -107,7 +107,16 @@ def _header(res):
                              f"{a['env'] or '{} (defaults)'}")
                 break
     plan = ", ".join(f"{p} {r}x{n}" for p, (r, n) in res["plan"].items())
-    return lines + [f"- rounds x repeats per process: {plan}", ""]
+    lines.append(f"- rounds x repeats per process: {plan}")
+    if res.get("loads"):
+        lines.append("- each part's time and load average (1, 5, 15 min) at its start and end: "
+                     + "; ".join(f"{p} {v['when']}, {_load(v['start'])} -> {_load(v['end'])}"
+                                 for p, v in res["loads"].items()))
+    return lines + [""]
+
+
+def _load(avg):
+    return "(" + ", ".join(f"{x:.1f}" for x in avg) + ")"
 
 
 def _headline(res, bars):
@@ -209,15 +218,15 @@ def _table(part, title, flops, bars):
     from .models import reference_layers
 
     layers = {layer.name: layer for layer in reference_layers(128)}
-    head = "| name | pass | tinyunet ms | torch ms | ratio |" + (" tinyunet GFLOP/s |"
-                                                                   if flops else "")
+    head = ("| name | pass | tinyunet ms | torch ms | ratio | ratio of the fastest rounds |"
+            + (" tinyunet GFLOP/s |" if flops else ""))
     lines = [f"## {title}", "", head, "|---" * (head.count("|") - 1) + "|"]
     total = {"tinyunet": 0.0, "torch": 0.0}
     for name, passes in part.items():
         for p in ("fwd", "bwd"):
             ours, theirs = passes[p]["tinyunet"], passes[p]["torch"]
-            cells = [name, p, _spread_ms(ours), _spread_ms(theirs), _ratio_cell(_ratio(ours,
-                                                                                     theirs))]
+            cells = [name, p, _spread_ms(ours), _spread_ms(theirs),
+                     _ratio_cell(_ratio(ours, theirs)), f"{ours['min'] / theirs['min']:.2f}"]
             if flops:  # a backward has two products, one when the input needs no gradient
                 layer = layers[name]
                 flop = layer.forward_flop(8) * (2 if p == "bwd" and layer.c_in != 1 else 1)
@@ -225,9 +234,11 @@ def _table(part, title, flops, bars):
             lines.append("| " + " | ".join(cells) + " |")
             total["tinyunet"] += ours["median"]
             total["torch"] += theirs["median"]
-        both = [sum(passes[p][fw]["median"] for p in ("fwd", "bwd")) for fw in ("tinyunet",
-                                                                              "torch")]
-        bars.append((name, (both[0] / both[1],) * 3))
+        rounds = {fw: [f + b for f, b in zip(passes["fwd"][fw]["rounds"],
+                                             passes["bwd"][fw]["rounds"])] for fw in total}
+        per_round = [a / b for a, b in zip(rounds["tinyunet"], rounds["torch"])]
+        both = [sum(passes[p][fw]["median"] for p in ("fwd", "bwd")) for fw in total]
+        bars.append((name, (both[0] / both[1], min(per_round), max(per_round))))
     lines += ["", f"All together, forward + backward: tinyunet {_ms(total['tinyunet'])} ms, "
               f"torch {_ms(total['torch'])} ms, ratio {total['tinyunet'] / total['torch']:.2f}.",
               ""]
