@@ -81,7 +81,9 @@ for step in range(STEPS + 1):
 # ## The slider: training step
 #
 # The held-out image's predicted probability of *cell*, at each kept step. At step 0 the
-# network is a random function; the blobs appear first, the boundaries tighten last.
+# network is a random function; the blobs appear first, the boundaries tighten last. (The
+# Dice curve may first *fall*: an untrained network calls many pixels cell and overlaps the
+# cells by luck, and the first thing it learns is the easy answer, background. Then the cells.)
 
 
 # %%
@@ -108,10 +110,9 @@ twin = ax[0].twinx()
 twin.plot(*zip(*curve), "o-", color="tab:red")
 twin.set_ylabel("validation Dice (16 held-out images)", color="tab:red")
 twin.set_ylim(0, 1)
-steps = list(snapshots)
-strip = np.concatenate([snapshots[s] for s in steps[1::2] + [steps[-1]]], axis=1)
+shown = list(snapshots)
+strip = np.concatenate([snapshots[s] for s in shown], axis=1)
 ax[1].imshow(strip, cmap="gray", vmin=0, vmax=1)
-shown = steps[1::2] + [steps[-1]]
 ax[1].set_xticks([SIZE * (i + 0.5) for i in range(len(shown))], [f"step {s}" for s in shown])
 ax[1].set_yticks([])
 ax[1].set_title("p(cell) on one held-out image")
