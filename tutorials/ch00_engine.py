@@ -30,10 +30,10 @@
 
 # %%
 import numpy as np
+from bookkit import show
 
 import tinyunet as tu
 import tinyunet.functional as F
-from bookkit import show
 from tinyunet.autograd import topological_order
 from tinyunet.kernels.reference import conv as reference_conv
 

@@ -25,10 +25,10 @@
 
 # %%
 import numpy as np
+from bookkit import fast_or_full, interact, show
 
 import tinyunet as tu
 import tinyunet.functional as F
-from bookkit import fast_or_full, interact, show
 from tinyunet import metrics, optim
 from tinyunet.lab.common import batches, cells, seed_everything
 from tinyunet.models import Classifier, UNet
@@ -86,7 +86,7 @@ interact(draw_stage, title="the classifier's grid, stage by stage (mean over cha
 # %%
 optimizer = optim.Adam(segmenter.parameters(), lr=3e-3)
 data = batches(images[:-1], masks[:-1], batch_size=8, seed=0)
-for step in range(fast_or_full(100, 300)):
+for _ in range(fast_or_full(100, 300)):
     xb, yb = next(data)
     optimizer.zero_grad()
     loss = F.cross_entropy(segmenter(tu.Tensor(xb)), yb)

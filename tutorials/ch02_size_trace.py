@@ -23,8 +23,8 @@
 
 # %%
 import numpy as np
-
 from bookkit import interact, show
+
 from tinyunet.models import EncoderDecoder, UNet, summary, trace
 
 # %% [markdown]
@@ -65,7 +65,7 @@ def draw_depth(ax, depth):
     sizes = [s for s, _, _ in rows]
     colours = {"down": "tab:blue", "bottleneck": "tab:red", "up": "tab:green"}
     ax.plot(sizes, "-", color="0.7")
-    for i, (s, c, part) in enumerate(rows):
+    for i, (s, _, part) in enumerate(rows):
         ax.plot(i, s, "o", color=colours[part], ms=7)
     ax.set_yscale("log", base=2)
     ax.set_ylim(4, 512)

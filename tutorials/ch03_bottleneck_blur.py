@@ -23,9 +23,9 @@
 
 # %%
 import numpy as np
+from bookkit import fast_or_full, interact, show
 
 import tinyunet.functional as F
-from bookkit import fast_or_full, interact, show
 from tinyunet import metrics
 from tinyunet.lab.blur import DEFAULT, foreground_probability, train_autoencoder
 from tinyunet.lab.boundary import boundary_f1, edge_sharpness

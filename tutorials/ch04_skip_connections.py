@@ -23,10 +23,10 @@
 
 # %%
 import numpy as np
+from bookkit import fast_or_full, interact, show
 
 import tinyunet as tu
 import tinyunet.functional as F
-from bookkit import fast_or_full, interact, show
 from tinyunet import metrics
 from tinyunet.lab.boundary import boundary_f1, edge_sharpness
 from tinyunet.lab.common import cells

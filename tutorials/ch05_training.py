@@ -21,10 +21,10 @@
 
 # %%
 import numpy as np
+from bookkit import fast_or_full, interact, show
 
 import tinyunet as tu
 import tinyunet.functional as F
-from bookkit import fast_or_full, interact, show
 from tinyunet import metrics, optim
 from tinyunet.lab.common import batches, cells, seed_everything
 from tinyunet.models import UNet

@@ -27,9 +27,9 @@
 
 # %%
 import numpy as np
+from bookkit import fast_or_full, interact, show
 
 import tinyunet as tu
-from bookkit import fast_or_full, interact, show
 from tinyunet import nn
 from tinyunet.lab.checkerboard import DEFAULT, grow_four_ways, train_and_track
 from tinyunet.lab.common import cells

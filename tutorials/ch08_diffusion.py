@@ -26,9 +26,9 @@
 
 # %%
 import numpy as np
+from bookkit import fast_or_full, interact, show
 
 import tinyunet as tu
-from bookkit import fast_or_full, interact, show
 from tinyunet.data.shapes import ShapesDataset
 from tinyunet.diffusion import DDPM, to_image_range, to_model_range, train
 from tinyunet.models import DiffusionUNet
