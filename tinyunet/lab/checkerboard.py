@@ -270,8 +270,8 @@ def _figure(small, grown, gradient, numbers, training):
     ax[4].set_xlabel("training step")
     ax[4].set_ylabel("phase gain spread (mean over layers)")
     ax[4].set_yscale("symlog", linthresh=1e-3)
-    ax[4].set_title("spread = |max - min| / |mean| of the per-phase\ntap sums (0 = no "
-                    "checkerboard), U-Net training", fontsize=9)
+    ax[4].set_title("U-Net training; spread = |max - min| /\n|mean| of the per-phase tap "
+                    "sums\n(0 = no checkerboard)", fontsize=9)
     ax[4].legend(fontsize=7)
     fig.supxlabel("Takeaway: equal coverage is not enough -- learned taps make the phases "
                   "unequal; only resizes (and ICNR at the start) keep them equal.", fontsize=10)
