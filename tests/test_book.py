@@ -133,3 +133,30 @@ def test_the_site_in_a_headless_browser(site):
             problems.append(f"{page.name}: {href} has no element #{url.fragment}")
     assert not problems, "\n".join(problems[:20])
     assert len(links) > 200
+
+
+def test_interact_gives_live_sliders_in_jupyter(monkeypatch):
+    import sys
+
+    import ipywidgets
+
+    sys.path.insert(0, str(book_build.TUTORIALS))
+    import bookkit
+
+    calls, shown = [], []
+    monkeypatch.setattr(bookkit, "static", lambda: False)  # as in a live Jupyter kernel
+    monkeypatch.setattr(bookkit, "_display", shown.append)
+    monkeypatch.setattr(ipywidgets, "interact", lambda fn, **c: calls.append((fn, c)))
+    drawn = []
+    bookkit.interact(lambda ax, depth, scale: drawn.append((depth, scale)),
+                     depth=[1, 2, 3], scale=(0.5, 2.0))
+    (redraw, controls), = calls
+    assert isinstance(controls["depth"], ipywidgets.SelectionSlider)
+    assert controls["depth"].options == (1, 2, 3)
+    assert isinstance(controls["scale"], ipywidgets.FloatSlider)
+    redraw(depth=2, scale=1.5)  # what moving a slider does: draw that setting, show it
+    assert drawn == [(2, 1.5)] and len(shown) == 1
+    monkeypatch.setattr(bookkit, "static", lambda: True)  # headless: a strip of presets
+    bookkit.interact(lambda ax, depth, scale: drawn.append((depth, scale)),
+                     depth=[1, 2, 3], scale=(0.5, 2.0))
+    assert drawn[1:] == [(1, 0.5), (2, 0.5), (3, 0.5)] and len(shown) == 2
