@@ -60,6 +60,38 @@ def test_summary_shows_the_lessons_384_channels(capsys):
     assert "total parameters" in text
 
 
+@pytest.mark.parametrize("model, marked", [("attention", "* skip.1"), ("residual",
+                                            "* bottleneck"), ("unetpp", "* x_0_2")])
+def test_summary_of_a_variant_marks_what_it_changes(model, marked, capsys):
+    assert cli.main(["summary", "--model", model, "--base-channels", "4", "--depth", "2",
+                     "--size", "16"]) == 0
+    text = capsys.readouterr().out
+    assert marked in text and "* changed from the plain U-Net" in text
+
+
+def test_summary_in_valid_mode_shows_the_crop_at_each_skip(capsys):
+    assert cli.main(["summary", "--base-channels", "4", "--padding", "valid",
+                     "--size", "572"]) == 0
+    assert "crop 136->104" in capsys.readouterr().out
+
+
+def test_summary_refuses_an_option_the_model_lacks():
+    with pytest.raises(SystemExit, match="--model unetpp has no --no-skips option"):
+        cli.main(["summary", "--model", "unetpp", "--no-skips"])
+    with pytest.raises(SystemExit, match="padding='valid' is not supported"):
+        cli.main(["summary", "--model", "unetpp", "--padding", "valid"])
+
+
+def test_train_takes_a_model_from_the_family(tmp_path):
+    args = cli.build_parser().parse_args(["train", "--out", str(tmp_path), "--model",
+                                          "attention"])
+    from tinyunet.cli.train import train_config_from_args
+
+    assert train_config_from_args(args).model == "attention"
+    with pytest.raises(ValueError, match="unknown model 'unet4d'"):
+        TrainConfig(model="unet4d").validate()
+
+
 def test_train_then_predict(tmp_path, capsys):
     run = tmp_path / "run"
     assert cli.main(["train", "--out", str(run), "--epochs", "1", *TINY]) == 0

@@ -25,13 +25,33 @@ def test_original_paper_trace_572_to_388():
     assert rows[-1].output_shape == (1, 2, 388, 388)
     bottleneck = next(r for r in rows if r.name == "bottleneck")
     assert bottleneck.output_shape[-2:] == (28, 28)
-    first_skip = next(r for r in rows if r.name == "skip.0")
-    assert first_skip.output_shape[-2:] == (56, 56)  # 64x64 encoder map cropped to 56x56
+    first_rung_up = next(r for r in rows if r.name == "skip.3")  # level 3, deepest rung
+    assert first_rung_up.output_shape[-2:] == (56, 56)  # 64x64 encoder map cropped to 56x56
+    crops = {r.name: r.crop for r in rows if r.name.startswith("skip.")}
+    assert crops == {"skip.3": "crop 64->56", "skip.2": "crop 136->104",
+                     "skip.1": "crop 280->200", "skip.0": "crop 568->392"}
+    text = summary(UNet(base_channels=4, padding="valid"), (1, 1, 572, 572), print_fn=None)
+    assert "crop 136->104" in text
+
+
+def test_every_list_is_indexed_by_level():
+    """encoder.k, pool.k, ups.k, skip.k and decoder.k all belong to level k (size H / 2**k), so
+    the lesson's "decoder level 2" (1-based, its s2) is level 1 here on every list."""
+    rows = trace(UNet(base_channels=4, depth=3), (1, 1, 32, 32))
+    size = {r.name: r.output_shape[-1] for r in rows}
+    for k in range(3):
+        assert size[f"encoder.{k}"] == size[f"ups.{k}"] == size[f"skip.{k}"] \
+            == size[f"decoder.{k}"] == 32 // 2**k
+        assert size[f"pool.{k}"] == 32 // 2 ** (k + 1)  # pool.k leaves level k
+    assert [r.name for r in rows if r.layer == "MaxPool2d"] == ["pool.0", "pool.1", "pool.2"]
+    model = UNet(base_channels=4, depth=3)
+    for k in range(3):  # decoder.k's block ends with the channels of encoder.k: c_k = 4 * 2**k
+        assert model.decoder[k].conv2.weight.shape == model.encoder[k].conv2.weight.shape
 
 
 def test_lesson_concat_256_plus_128_is_384_at_half_resolution():
     rows = trace(UNet(base_channels=64, up_mode="bilinear", depth=2), (1, 1, 64, 64))
-    skip = next(r for r in rows if r.name == "skip.0")  # the first rung up from the bottom
+    skip = next(r for r in rows if r.name == "skip.1")  # level 1, the first rung up
     assert skip.input_channels == [256, 128]
     assert skip.output_shape == (1, 384, 32, 32)
     text = summary(UNet(base_channels=64, up_mode="bilinear", depth=2), (1, 1, 64, 64),
@@ -56,8 +76,8 @@ def test_segmenter_keeps_pixels_classifier_collapses_them():
 def test_encoder_decoder_has_no_skips_and_fewer_decoder_inputs():
     plain = EncoderDecoder(base_channels=4, depth=2)
     assert plain.config["skips"] is False
-    assert plain.decoder[0].conv1.weight.shape[1] == 8  # only the upsampled map, no skip
-    assert UNet(base_channels=4, depth=2).decoder[0].conv1.weight.shape[1] == 16
+    assert plain.decoder[1].conv1.weight.shape[1] == 8  # only the upsampled map, no skip
+    assert UNet(base_channels=4, depth=2).decoder[1].conv1.weight.shape[1] == 16
 
 
 CONFIGS = [

@@ -1,32 +1,47 @@
-"""``tinyunet summary``: the size trace of a U-Net, stage by stage."""
+"""``tinyunet summary``: the size trace of a U-Net (or a variant), stage by stage."""
 
 from __future__ import annotations
 
+import inspect
+
 from .common import command
+
+# option -> the constructor argument it sets; the model's own default stands where not given
+MODEL_OPTIONS = ("in_channels", "num_classes", "base_channels", "depth", "up_mode", "padding",
+                 "norm", "skips")
 
 
 def add_summary(commands):
+    from ..models import FAMILY
+
     p = command(
         commands, "summary", "print a U-Net's size trace: shapes, channels, parameters",
         description=(
-            "Build a U-Net and print, stage by stage, the output shape, the channels (a skip\n"
-            "connection shows its concatenation, e.g. 256 + 128 -> 384) and the parameters."),
+            "Build a U-Net (or one of its variants) and print, stage by stage, the output\n"
+            "shape, the channels (a skip connection shows its concatenation, e.g.\n"
+            "256 + 128 -> 384, and with valid padding the crop of the encoder map, e.g.\n"
+            "crop 136->104) and the parameters. Stages are named by level: encoder.k,\n"
+            "pool.k, ups.k, skip.k and decoder.k all belong to level k (size H / 2**k).\n"
+            "A variant marks with * the stages it changes from the plain U-Net."),
         examples=["tinyunet summary",
                   "tinyunet summary --base-channels 64 --up-mode bilinear --size 256",
-                  "tinyunet summary --base-channels 64 --padding valid --size 572"])
-    p.add_argument("--in-channels", type=int, default=1, help="input channels (default: 1)")
-    p.add_argument("--num-classes", type=int, default=2, help="classes (default: 2)")
-    p.add_argument("--base-channels", type=int, default=16,
-                   help="channels of the first level (default: 16)")
-    p.add_argument("--depth", type=int, default=4, help="number of poolings (default: 4)")
-    p.add_argument("--up-mode", default="transposed", choices=("transposed", "bilinear",
-                                                               "nearest"),
+                  "tinyunet summary --base-channels 64 --padding valid --size 572",
+                  "tinyunet summary --model attention --depth 3 --size 64",
+                  "tinyunet summary --model unetpp --base-channels 8 --size 64"])
+    p.add_argument("--model", default="unet", choices=sorted(FAMILY),
+                   help="the U-Net or a variant: attention (gated skips), residual (residual "
+                        "units), unetpp (nested dense skips) (default: unet)")
+    p.add_argument("--in-channels", type=int, help="input channels (default: 1)")
+    p.add_argument("--num-classes", type=int, help="classes (default: 2)")
+    p.add_argument("--base-channels", type=int, help="channels of the first level (default: 16)")
+    p.add_argument("--depth", type=int, help="number of poolings (default: 4)")
+    p.add_argument("--up-mode", choices=("transposed", "bilinear", "nearest"),
                    help="upsampling (default: transposed)")
-    p.add_argument("--padding", default="same", choices=("same", "valid"),
+    p.add_argument("--padding", choices=("same", "valid"),
                    help="'same' keeps the size, 'valid' is the 2015 paper (default: same)")
-    p.add_argument("--norm", default="none", choices=("none", "batch", "group"),
+    p.add_argument("--norm", choices=("none", "batch", "group"),
                    help="normalisation after each conv (default: none)")
-    p.add_argument("--no-skips", action="store_true",
+    p.add_argument("--no-skips", dest="skips", action="store_const", const=False,
                    help="the plain encoder-decoder, without skip connections")
     p.add_argument("--size", type=int, default=128, help="input side in pixels (default: 128)")
     p.add_argument("--batch", type=int, default=1, help="batch size of the trace (default: 1)")
@@ -34,11 +49,22 @@ def add_summary(commands):
 
 
 def run_summary(args) -> int:
-    from ..models import UNet, summary
+    from ..models import FAMILY, summary
 
-    model = UNet(in_channels=args.in_channels, num_classes=args.num_classes,
-                 base_channels=args.base_channels, depth=args.depth, padding=args.padding,
-                 up_mode=args.up_mode, skips=not args.no_skips,
-                 norm=None if args.norm == "none" else args.norm)
-    summary(model, (args.batch, args.in_channels, args.size, args.size))
+    cls = FAMILY[args.model]
+    accepted = inspect.signature(cls).parameters
+    kwargs = {}
+    for name in MODEL_OPTIONS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in accepted:
+            option = "--no-skips" if name == "skips" else "--" + name.replace("_", "-")
+            raise SystemExit(f"tinyunet summary: --model {args.model} has no {option} option")
+        kwargs[name] = None if value == "none" else value
+    try:
+        model = cls(**kwargs)
+        summary(model, (args.batch, model.config["in_channels"]) + (args.size,) * cls.dims)
+    except (ValueError, NotImplementedError) as err:  # a bad setting or size: say which
+        raise SystemExit(f"tinyunet summary: {err}") from None
     return 0

@@ -1,4 +1,5 @@
-"""``tinyunet train``: a U-Net trained from a TrainConfig, one option per field."""
+"""``tinyunet train``: a U-Net (or a variant) trained from a TrainConfig, one option per
+field."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ TRAIN_OPTIONS = [
     ("--image-size", "image_size", int, "synthetic: image side in pixels"),
     ("--crop", "crop", int, "train on random crops of this side (0: whole images)"),
     ("--num-classes", "num_classes", int, "classes, background included"),
+    ("--model", "model", str, "the U-Net family: unet, attention (gated skips), residual "
+                              "(residual units) or unetpp (nested skips)"),
     ("--base-channels", "base_channels", int, "channels of the first level"),
     ("--depth", "depth", int, "number of poolings"),
     ("--up-mode", "up_mode", str, "transposed, bilinear or nearest"),
@@ -53,7 +56,8 @@ def add_train(commands):
         examples=["tinyunet train --out runs/cells --epochs 20",
                   "tinyunet train --out runs/cells --resume --epochs 30",
                   "tinyunet train --data data/my_cells --out runs/mine --crop 96 --lr 3e-4",
-                  "tinyunet train --out runs/bilinear --up-mode bilinear --max-seconds 600"])
+                  "tinyunet train --out runs/bilinear --up-mode bilinear --max-seconds 600",
+                  "tinyunet train --out runs/attention --model attention"])
     p.add_argument("--out", default="runs/train", help="output folder (default: runs/train)")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/last.safetensors with its saved settings")

@@ -80,13 +80,13 @@ def unet_with(upsampler: str, base_channels: int, depth: int) -> UNet:
 
 
 def _up_in_channels(model: UNet) -> list[int]:
-    """Input channels of each decoder upsampler, deepest first (the order of model.ups)."""
+    """Input channels of each decoder upsampler, by level (ups.k takes level k + 1's c_{k+1})."""
     c = [model.config["base_channels"] * 2**k for k in range(model.config["depth"] + 1)]
-    return [c[k + 1] for k in reversed(range(model.config["depth"]))]
+    return [c[k + 1] for k in range(model.config["depth"])]
 
 
 def spreads_of(model: UNet) -> list[float]:
-    """The phase gain spread of each upsampling layer of ``model``, deepest first."""
+    """The phase gain spread of each upsampling layer of ``model``, by level (ups.0 first)."""
     ups = zip(model.ups, _up_in_channels(model))
     return [phase_gain_spread(phase_gains(up, c)) for up, c in ups]
 

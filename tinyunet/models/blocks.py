@@ -58,10 +58,12 @@ class SkipConnection(nn.Module):
         super().__init__()
         self.crop = crop
 
+    def cropped(self, s, d):
+        """``s`` center-cropped to ``d``'s size with 'valid' padding (where it is larger)."""
+        return center_crop(s, d.shape[-2:]) if self.crop else s
+
     def forward(self, d, s):
-        if self.crop:
-            s = center_crop(s, d.shape[-2:])
-        return cat([d, s], dim=1)
+        return cat([d, self.cropped(s, d)], dim=1)
 
     def extra_repr(self) -> str:
         return "crop=True" if self.crop else ""

@@ -1,13 +1,19 @@
 """``summary(model, input_shape)``: the lesson's size trace as a table.
 
 Runs one forward pass on zeros and records, in call order, each stage of the model (its direct
-children, looking inside ModuleList/Sequential containers): output shape, channels and
-parameters. A skip connection shows its concatenation, e.g. ``256 + 128 -> 384``.
+children, looking inside ModuleList/Sequential containers, so each is named by its level:
+``encoder.1``, ``pool.1``, ``skip.1``): output shape, channels and parameters. A skip
+connection shows its concatenation, e.g. ``256 + 128 -> 384``, and, with 'valid' padding, the
+center crop of the encoder map it takes, e.g. ``crop 136->104``.
+
+A variant of the U-Net names the part it changes (``changes``, ``changed_stages`` class
+attributes, see ``unet.py``): its rows are marked ``*`` and a legend line says what changed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatch
 
 import numpy as np
 
@@ -20,9 +26,25 @@ from ..tensor import Tensor
 class Row:
     name: str
     layer: str
-    input_channels: list[int]
+    input_shapes: list[tuple[int, ...]]
     output_shape: tuple[int, ...]
     params: int
+
+    @property
+    def input_channels(self) -> list[int]:
+        return [shape[1] for shape in self.input_shapes]
+
+    @property
+    def crop(self) -> str:
+        """``crop 136->104`` where a stage takes a larger map beside a smaller one (the skip of a
+        'valid' U-Net), else ''."""
+        sizes = [shape[2:] for shape in self.input_shapes]
+        if len(sizes) < 2 or len(set(sizes)) == 1:
+            return ""
+        big, small = max(sizes), min(sizes)
+        side = (lambda s: str(s[0])) if all(len(set(s)) == 1 for s in sizes) else (
+            lambda s: "x".join(map(str, s)))
+        return f"crop {side(big)}->{side(small)}"
 
     @property
     def channels(self) -> str:
@@ -41,8 +63,9 @@ def _stages(module: nn.Module, prefix: str = ""):
             yield full, child
 
 
-def trace(model: nn.Module, input_shape) -> list[Row]:
-    """One ``Row`` per stage call, in the order the forward pass makes them."""
+def trace(model: nn.Module, input_shape, **forward_kwargs) -> list[Row]:
+    """One ``Row`` per stage call, in the order the forward pass makes them (``forward_kwargs``
+    go to the model, e.g. ``prune=2`` for a U-Net++)."""
     rows: list[Row] = []
     originals = []
     for name, stage in _stages(model):
@@ -50,9 +73,9 @@ def trace(model: nn.Module, input_shape) -> list[Row]:
 
         def recorded(*args, _name=name, _stage=stage, _forward=forward):
             out = _forward(*args)
-            channels = [a.shape[1] for a in args if isinstance(a, Tensor) and a.ndim > 1]
+            shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor) and a.ndim > 1]
             params = sum(p.numel() for p in _stage.parameters())
-            rows.append(Row(_name, type(_stage).__name__, channels, out.shape, params))
+            rows.append(Row(_name, type(_stage).__name__, shapes, tuple(out.shape), params))
             return out
 
         stage.forward = recorded  # an instance attribute shadows the class's forward
@@ -61,7 +84,7 @@ def trace(model: nn.Module, input_shape) -> list[Row]:
     model.eval()
     try:
         with no_grad():
-            model(Tensor(np.zeros(input_shape, dtype=np.float32)))
+            model(Tensor(np.zeros(input_shape, dtype=np.float32)), **forward_kwargs)
     finally:
         for stage in originals:
             del stage.forward
@@ -69,17 +92,28 @@ def trace(model: nn.Module, input_shape) -> list[Row]:
     return rows
 
 
-def summary(model: nn.Module, input_shape, print_fn=print) -> str:
-    """Print (and return) the size trace of ``model`` on an input of ``input_shape``."""
-    rows = trace(model, input_shape)
-    lines = [f"{'stage':<14}{'layer':<16}{'output shape':<22}{'channels':<18}{'params':>10}",
-             "-" * 80, f"{'input':<14}{'':<16}{str(tuple(input_shape)):<22}"]
+def changed(model: nn.Module, name: str) -> bool:
+    """Is stage ``name`` part of what this variant changes from the plain U-Net?"""
+    return any(fnmatch(name, pattern) for pattern in getattr(model, "changed_stages", ()))
+
+
+def summary(model: nn.Module, input_shape, print_fn=print, **forward_kwargs) -> str:
+    """Print (and return) the size trace of ``model`` on an input of ``input_shape``; a variant
+    of the U-Net has the stages it changes marked ``*`` and explained under the table."""
+    rows = trace(model, input_shape, **forward_kwargs)
+    width = 104
+    lines = [f"  {'stage':<14}{'layer':<16}{'output shape':<22}{'channels':<22}{'params':>12}"
+             f"  {'note'}", "-" * width,
+             f"  {'input':<14}{'':<16}{str(tuple(input_shape))}"]
     for r in rows:
         params = f"{r.params:,}" if r.params else ""
-        lines.append(f"{r.name:<14}{r.layer:<16}{str(tuple(r.output_shape)):<22}"
-                     f"{r.channels:<18}{params:>10}")
+        mark = "* " if changed(model, r.name) else "  "
+        lines.append(f"{mark}{r.name:<14}{r.layer:<16}{str(r.output_shape):<22}"
+                     f"{r.channels:<22}{params:>12}  {r.crop}".rstrip())
     total = sum(p.numel() for p in model.parameters())
-    lines += ["-" * 80, f"total parameters: {total:,}"]
+    lines += ["-" * width, f"total parameters: {total:,}"]
+    if getattr(model, "changes", None):
+        lines.append(f"* changed from the plain U-Net ({type(model).__name__}): {model.changes}")
     text = "\n".join(lines)
     if print_fn is not None:
         print_fn(text)

@@ -9,6 +9,13 @@ The saved maps ``s_k`` are the skip connections: without them (``skips=False``) 
 sees only the bottleneck, and the mask comes out blurred. Channels at level k are
 ``base_channels * 2**k``.
 
+One numbering for the levels, from the figure to the code: level k is the resolution H / 2^k,
+and every list is indexed by it. ``encoder.k`` and ``decoder.k`` sit at level k (the two ends
+of one rung), ``skip.k`` is the rung between them, ``pool.k`` leaves level k going down and
+``ups.k`` arrives at level k coming up. The lesson counts from 1 (its "decoder level 2" meets
+"the encoder's level-2 map" s2): that is level k = 1 here, ``encoder.1`` -> ``skip.1`` ->
+``decoder.1``.
+
 ``up_mode="transposed"``: a 2x2 stride-2 transposed conv that doubles the size and halves the
 channels, so the block after the cat sees c_k + c_k channels. ``"bilinear"``/``"nearest"``: a
 resize that keeps the channels, so the block sees c_{k+1} + c_k (base 64: 256 + 128 = 384 at
@@ -16,6 +23,9 @@ half resolution, the lesson's example).
 
 ``padding="valid"`` is the original paper: every 3x3 conv trims a pixel each side, a 572x572
 input gives a 388x388 mask, and the skips are center-cropped before concatenation.
+
+The variants (``attention_unet.py``, ``residual_unet.py``, ``unetpp.py``) each replace one part
+of this skeleton by overriding one of the ``make_*`` / ``build_up_path`` methods below.
 """
 
 from __future__ import annotations
@@ -35,6 +45,12 @@ class UNet(nn.Module):
     'group'.
     """
 
+    #: the part of the plain U-Net a variant replaces (a one-line description), and the stages
+    #: that hold it (fnmatch patterns on the names ``summary`` prints); the U-Net has none.
+    changes: str | None = None
+    changed_stages: tuple[str, ...] = ()
+    dims = 2  # spatial dimensions of the input: (N, C, H, W)
+
     def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 16,
                  depth: int = 4, padding: str = "same", up_mode: str = "transposed",
                  skips: bool = True, norm: str | None = None):
@@ -48,47 +64,74 @@ class UNet(nn.Module):
         self.config = dict(in_channels=in_channels, num_classes=num_classes,
                            base_channels=base_channels, depth=depth, padding=padding,
                            up_mode=up_mode, skips=skips, norm=norm)
-        pad = 1 if padding == "same" else 0
-        c = [base_channels * 2**k for k in range(depth + 1)]  # channels at each level
+        c = self.channels = [base_channels * 2**k for k in range(depth + 1)]  # c_k at level k
 
-        self.encoder = nn.ModuleList()
-        for k in range(depth):
-            self.encoder.append(ConvBlock(in_channels if k == 0 else c[k - 1], c[k], pad, norm))
-        self.pool = nn.MaxPool2d(2)
-        self.bottleneck = ConvBlock(c[depth - 1], c[depth], pad, norm)
-
-        self.ups, self.skip, self.decoder = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
-        for k in reversed(range(depth)):
-            if up_mode == "transposed":
-                self.ups.append(nn.ConvTranspose2d(c[k + 1], c[k], kernel_size=2, stride=2))
-                up_channels = c[k]
-            else:
-                align = False if up_mode == "bilinear" else None
-                self.ups.append(nn.Upsample(scale_factor=2, mode=up_mode, align_corners=align))
-                up_channels = c[k + 1]
-            self.skip.append(SkipConnection(crop=padding == "valid"))
-            block_in = up_channels + c[k] if skips else up_channels
-            self.decoder.append(ConvBlock(block_in, c[k], pad, norm))
+        self.encoder = nn.ModuleList(
+            self.make_block(in_channels if k == 0 else c[k - 1], c[k]) for k in range(depth))
+        self.pool = nn.ModuleList(nn.MaxPool2d(2) for _ in range(depth))  # pool.k: k -> k + 1
+        self.bottleneck = self.make_block(c[depth - 1], c[depth])
+        self.build_up_path()
         self.head = nn.Conv2d(c[0], num_classes, kernel_size=1)
 
-    def forward(self, x):
+    # ----- the replaceable parts: each variant overrides one of these -----------------------
+    def make_block(self, in_channels: int, out_channels: int) -> nn.Module:
+        """The unit at every level, down and up: two 3x3 convs (``ConvBlock``)."""
+        pad = 1 if self.config["padding"] == "same" else 0
+        return ConvBlock(in_channels, out_channels, pad, self.config["norm"])
+
+    def make_up(self, k: int) -> nn.Module:
+        """``ups.k``: from level k + 1 up to level k (size x2)."""
+        c, mode = self.channels, self.config["up_mode"]
+        if mode == "transposed":
+            return nn.ConvTranspose2d(c[k + 1], c[k], kernel_size=2, stride=2)
+        return nn.Upsample(scale_factor=2, mode=mode,
+                           align_corners=False if mode == "bilinear" else None)
+
+    def up_channels(self, k: int) -> int:
+        """Channels coming out of ``ups.k``: halved by a transposed conv, kept by a resize."""
+        return self.channels[k if self.config["up_mode"] == "transposed" else k + 1]
+
+    def make_skip(self, k: int) -> nn.Module:
+        """``skip.k``: the rung at level k, ``cat([d, s_k], dim=1)``."""
+        return SkipConnection(crop=self.config["padding"] == "valid")
+
+    def build_up_path(self):
+        """``ups``, ``skip`` and ``decoder``, indexed by level. Built in the order the data flows
+        (deepest level first), so a seed draws the same weights as it always has."""
+        c, path = self.channels, {}
+        for k in reversed(range(self.config["depth"])):
+            up, skip = self.make_up(k), self.make_skip(k)
+            block_in = self.up_channels(k) + (c[k] if self.config["skips"] else 0)
+            path[k] = (up, skip, self.make_block(block_in, c[k]))
+        levels = range(self.config["depth"])
+        self.ups = nn.ModuleList(path[k][0] for k in levels)
+        self.skip = nn.ModuleList(path[k][1] for k in levels)
+        self.decoder = nn.ModuleList(path[k][2] for k in levels)
+
+    # ----- the forward pass ------------------------------------------------------------------
+    def check_size(self, x):
+        """With 'same' padding each max-pool halves H and W: they must divide by 2**depth."""
         f = 2 ** self.config["depth"]
         if self.config["padding"] == "same" and (x.shape[-2] % f or x.shape[-1] % f):
             raise ValueError(
-                f"UNet(depth={self.config['depth']}): each max-pool halves H and W, so they must "
-                f"be divisible by 2**depth = {f}; got {tuple(x.shape[-2:])} (pad or crop the input)"
+                f"{type(self).__name__}(depth={self.config['depth']}): each max-pool halves H "
+                f"and W, so they must be divisible by 2**depth = {f}; got {tuple(x.shape[-2:])} "
+                f"(pad or crop the input)"
             )
+
+    def forward(self, x):
+        self.check_size(x)
         saved = []
-        for block in self.encoder:
+        for block, pool in zip(self.encoder, self.pool):
             x = block(x)
-            saved.append(x)  # s_k: full detail at this level, kept for the decoder
-            x = self.pool(x)
+            saved.append(x)  # s_k: full detail at level k, kept for the decoder
+            x = pool(x)
         x = self.bottleneck(x)
-        for up, skip, block, s in zip(self.ups, self.skip, self.decoder, reversed(saved)):
-            x = up(x)
+        for k in reversed(range(self.config["depth"])):  # back up: level depth-1, ..., 0
+            x = self.ups[k](x)
             if self.config["skips"]:
-                x = skip(x, s)  # context from below + detail from the side
-            x = block(x)
+                x = self.skip[k](x, saved[k])  # context from below + detail from the side
+            x = self.decoder[k](x)
         return self.head(x)
 
 

@@ -10,9 +10,13 @@ and gradient for gradient, the benchmarks time them side by side, and ``tinyunet
 
 import torch
 
+from .attention_unet import AttentionUNet
+from .residual_unet import ResidualUNet
 from .unet import UNet
+from .unetpp import UNetPlusPlus
 
-TWINS = {"UNet": UNet}
+TWINS = {"UNet": UNet, "AttentionUNet": AttentionUNet, "ResidualUNet": ResidualUNet,
+         "UNetPlusPlus": UNetPlusPlus}
 
 
 def twin_of(model):

@@ -1,5 +1,6 @@
 """The PyTorch twin of ``tinyunet.models.UNet`` (and of the plain encoder-decoder, its
-``skips=False`` case): the same layers under the same attribute names."""
+``skips=False`` case): the same layers under the same attribute names, every list indexed by
+level k, and the same ``make_*`` methods for the variants' twins to override."""
 
 import torch
 import torch.nn as tnn
@@ -36,43 +37,71 @@ def center_crop(s, size):
     return s[..., top : top + size[0], left : left + size[1]]
 
 
+class Resize(tnn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x):
+        align = False if self.mode == "bilinear" else None
+        return TF.interpolate(x, scale_factor=2, mode=self.mode, align_corners=align)
+
+
+class Skip(tnn.Module):
+    def __init__(self, crop):
+        super().__init__()
+        self.crop = crop
+
+    def forward(self, d, s):
+        return torch.cat([d, center_crop(s, d.shape[-2:]) if self.crop else s], dim=1)
+
+
 class UNet(tnn.Module):
     def __init__(self, in_channels=1, num_classes=2, base_channels=16, depth=4, padding="same",
                  up_mode="transposed", skips=True, norm=None):
         super().__init__()
-        self.skips, self.valid, self.up_mode = skips, padding == "valid", up_mode
-        pad = 1 if padding == "same" else 0
-        c = [base_channels * 2**k for k in range(depth + 1)]
+        self.depth, self.skips, self.up_mode, self.norm = depth, skips, up_mode, norm
+        self.valid, self.pad = padding == "valid", 1 if padding == "same" else 0
+        c = self.c = [base_channels * 2**k for k in range(depth + 1)]
         self.encoder = tnn.ModuleList(
-            ConvBlock(in_channels if k == 0 else c[k - 1], c[k], pad, norm) for k in range(depth)
-        )
-        self.pool = tnn.MaxPool2d(2)
-        self.bottleneck = ConvBlock(c[depth - 1], c[depth], pad, norm)
-        self.ups, self.decoder = tnn.ModuleList(), tnn.ModuleList()
-        for k in reversed(range(depth)):
-            if up_mode == "transposed":
-                self.ups.append(tnn.ConvTranspose2d(c[k + 1], c[k], 2, stride=2))
-                up = c[k]
-            else:
-                self.ups.append(tnn.Identity())
-                up = c[k + 1]
-            self.decoder.append(ConvBlock(up + c[k] if skips else up, c[k], pad, norm))
+            self.make_block(in_channels if k == 0 else c[k - 1], c[k]) for k in range(depth))
+        self.pool = tnn.ModuleList(tnn.MaxPool2d(2) for _ in range(depth))
+        self.bottleneck = self.make_block(c[depth - 1], c[depth])
+        self.build_up_path()
         self.head = tnn.Conv2d(c[0], num_classes, 1)
+
+    def make_block(self, cin, cout):
+        return ConvBlock(cin, cout, self.pad, self.norm)
+
+    def make_up(self, k):
+        if self.up_mode == "transposed":
+            return tnn.ConvTranspose2d(self.c[k + 1], self.c[k], 2, stride=2)
+        return Resize(self.up_mode)
+
+    def up_channels(self, k):
+        return self.c[k if self.up_mode == "transposed" else k + 1]
+
+    def make_skip(self, k):
+        return Skip(self.valid)
+
+    def build_up_path(self):
+        levels = range(self.depth)
+        self.ups = tnn.ModuleList(self.make_up(k) for k in levels)
+        self.skip = tnn.ModuleList(self.make_skip(k) for k in levels)
+        self.decoder = tnn.ModuleList(
+            self.make_block(self.up_channels(k) + (self.c[k] if self.skips else 0), self.c[k])
+            for k in levels)
 
     def forward(self, x):
         saved = []
-        for block in self.encoder:
+        for block, pool in zip(self.encoder, self.pool):
             x = block(x)
             saved.append(x)
-            x = self.pool(x)
+            x = pool(x)
         x = self.bottleneck(x)
-        for up, block, s in zip(self.ups, self.decoder, reversed(saved)):
-            if self.up_mode == "transposed":
-                x = up(x)
-            else:
-                align = False if self.up_mode == "bilinear" else None
-                x = TF.interpolate(x, scale_factor=2, mode=self.up_mode, align_corners=align)
+        for k in reversed(range(self.depth)):
+            x = self.ups[k](x)
             if self.skips:
-                x = torch.cat([x, center_crop(s, x.shape[-2:]) if self.valid else s], dim=1)
-            x = block(x)
+                x = self.skip[k](x, saved[k])
+            x = self.decoder[k](x)
         return self.head(x)

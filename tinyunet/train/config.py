@@ -21,7 +21,7 @@ from ..data import (
     RandomRot90,
     SyntheticCells,
 )
-from ..models import UNet
+from ..models import FAMILY
 from ..ops.dice import dice_ce_loss, dice_loss
 from ..ops.loss import cross_entropy
 from ..optim import SGD, Adam, AdamW
@@ -50,6 +50,7 @@ class TrainConfig:
     crop: int | None = 64          # train on random crops of this side; None: whole images
     augment: bool = True           # random flips and 90-degree rotations
     num_classes: int = 2
+    model: str = "unet"            # the U-Net family: unet, attention, residual or unetpp
     base_channels: int = 16
     depth: int = 4
     up_mode: str = "transposed"
@@ -75,6 +76,9 @@ class TrainConfig:
         return cls(**values)
 
     def validate(self):
+        trainable = sorted(name for name, cls in FAMILY.items() if cls.dims == 2)
+        if self.model not in trainable:
+            raise ValueError(f"unknown model {self.model!r}; valid choices are {trainable}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid choices are {sorted(LOSSES)}")
         if self.optimizer not in OPTIMIZERS:
@@ -112,7 +116,7 @@ def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=
     tu_random.manual_seed(config.seed)  # the initial weights
     train_set, val_set = make_datasets(config)
     in_channels = int(np.asarray(train_set[0][0]).shape[0])
-    model = UNet(in_channels=in_channels, num_classes=config.num_classes,
+    model = FAMILY[config.model](in_channels=in_channels, num_classes=config.num_classes,
                  base_channels=config.base_channels, depth=config.depth,
                  padding=config.padding, up_mode=config.up_mode, norm=config.norm)
     model.to(config.device)
