@@ -17,9 +17,10 @@
 # it away. U-Net copies each encoder map across to the decoder level of the same resolution
 # and stacks the two along the channels, `cat([d, s], dim=1)`, before the next convolution. The
 # upsampled map `d` brings context, the copied map `s` brings the edges. In tinyunet those are
-# the lines `saved.append(x)` and `x = skip(x, s)` of [`UNet.forward`](../tinyunet/models/unet.py#UNet.forward),
+# the lines `saved.append(x)` and `x = self.skip[k](x, saved[k])` of [`UNet.forward`](../tinyunet/models/unet.py#UNet.forward),
 # and the rung itself is [`SkipConnection`](../tinyunet/models/blocks.py#SkipConnection), a
-# call to [`cat`](../tinyunet/ops/concat.py#cat).
+# call to [`cat`](../tinyunet/ops/concat.py#cat). Everything at one resolution carries one
+# level number k, counted from the top: `encoder.k`, `pool.k`, `ups.k`, `skip.k`, `decoder.k`.
 
 # %%
 import numpy as np
@@ -36,8 +37,9 @@ from tinyunet.models import UNet, trace
 # %% [markdown]
 # ## 256 + 128 = 384
 #
-# The lesson's example: one level below the top of a U-Net with 64 base channels and a resize
-# upsampler, on a 256 x 256 image. The upsampled map from below has 256 channels at 128 x 128,
+# The lesson's example (its "decoder level 2", counting from 1; level k = 1 here, counting from
+# 0): one level below the top of a U-Net with 64 base channels and a resize upsampler, on a
+# 256 x 256 image. The upsampled map from below has 256 channels at 128 x 128,
 # the encoder's map copied across has 128 channels at 128 x 128; stacked, the next conv sees
 # 384. First the op alone, then inside the model (traced at 64 x 64 to keep it quick: the
 # channel arithmetic does not depend on the image size).
@@ -50,7 +52,7 @@ print("cat:", d.shape, "+", s.shape, "->", stacked.shape)
 rungs = [r for r in trace(UNet(base_channels=64, depth=2, up_mode="bilinear"), (1, 1, 64, 64))
          if r.layer == "SkipConnection"]
 for r in rungs:
-    print(f"rung at {r.output_shape[-1]} x {r.output_shape[-1]}: {r.channels}")
+    print(f"{r.name} at {r.output_shape[-1]} x {r.output_shape[-1]}: {r.channels}")
 try:
     tu.cat([tu.zeros(1, 256, 64, 64), s], dim=1)
 except ValueError as error:
@@ -144,7 +146,7 @@ show(fig, "With the skips the edges come back: better Dice, boundary F1 and edge
 # %%
 on, off, wide = (results[n] for n in names)
 assert stacked.shape == (1, 384, 128, 128) and 256 + 128 == 384
-assert rungs[0].channels == "256 + 128 -> 384"  # the deeper rung: one level below the top
+assert (rungs[0].name, rungs[0].channels) == ("skip.1", "256 + 128 -> 384")  # level 1
 assert wide["parameters"] > on["parameters"] > off["parameters"]
 for key in ("dice", "boundary_f1", "edge_sharpness"):
     assert on[key] > off[key] and on[key] > wide[key], (key, on, off, wide)
