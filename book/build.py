@@ -33,6 +33,7 @@ ROOT = HERE.parent
 TUTORIALS = ROOT / "tutorials"
 DEFAULT_OUT = HERE / "_build"
 CHAPTER_GLOB = "ch[0-9][0-9]_*.py"
+MARKER = ".book-build"  # in every site this builder writes: it may replace that folder
 
 # the files the reading view always shows (the chapters may link to more)
 READING = ["tinyunet/tensor.py", "tinyunet/function.py", "tinyunet/autograd.py",
@@ -109,9 +110,12 @@ def build(out: Path = DEFAULT_OUT, fast: bool = False, only=None, limit: float =
           log=print) -> dict:
     """Build the site into ``out``; return {chapter: seconds it ran}."""
     out = Path(out)
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file():  # never wipe a folder this builder did not make
+            raise BuildError(f"{out} exists and is not a book build; choose another --out")
         shutil.rmtree(out)
     (out / "img").mkdir(parents=True)
+    (out / MARKER).write_text("built by python -m book.build; replaced by the next build\n")
     (out / "notebooks").mkdir()
     paths = chapters(only)
     executed, seconds = {}, {}

@@ -160,3 +160,10 @@ def test_interact_gives_live_sliders_in_jupyter(monkeypatch):
     bookkit.interact(lambda ax, depth, scale: drawn.append((depth, scale)),
                      depth=[1, 2, 3], scale=(0.5, 2.0))
     assert drawn[1:] == [(1, 0.5), (2, 0.5), (3, 0.5)] and len(shown) == 2
+
+
+def test_the_builder_never_wipes_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="not a book build"):
+        book_build.build(tmp_path, fast=True, only=["ch00_engine"], log=lambda *a: None)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
