@@ -273,101 +273,6 @@ def test_classifier_free_guidance_extrapolates_from_the_empty_prompt():
 # ----- the DiffusionUNet ---------------------------------------------------------------------
 
 
-def torch_diffusion_unet(torch, model):
-    """A PyTorch DiffusionUNet with tinyunet's attribute names, for the config of ``model``."""
-    from tests.test_attention import torch_attention_twin
-
-    tnn, TF = torch.nn, torch.nn.functional
-    cfg = model.config
-    groups = lambda c: next(g for g in range(min(cfg["max_groups"], c), 0, -1) if c % g == 0)
-    time_dim = 4 * cfg["base_channels"]
-
-    class ResBlock(tnn.Module):
-        def __init__(self, cin, cout):
-            super().__init__()
-            self.norm1, self.conv1 = tnn.GroupNorm(groups(cin), cin), tnn.Conv2d(cin, cout, 3, 1, 1)
-            self.time_proj = tnn.Linear(time_dim, 2 * cout)
-            self.norm2 = tnn.GroupNorm(groups(cout), cout)
-            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1)
-            self.skip = tnn.Conv2d(cin, cout, 1) if cin != cout else tnn.Identity()
-
-        def forward(self, x, temb):
-            h = self.conv1(TF.silu(self.norm1(x)))
-            scale, shift = self.time_proj(TF.silu(temb))[:, :, None, None].chunk(2, dim=1)
-            h = self.norm2(h) * (1 + scale) + shift
-            return self.skip(x) + self.conv2(TF.silu(h))
-
-    class Level(tnn.Module):
-        def __init__(self, cin, cout, attn):
-            super().__init__()
-            self.res = ResBlock(cin, cout)
-            self.attn = torch_attention_twin(torch, cout, cout, cfg["num_heads"],
-                                             groups(cout)) if attn else None
-            self.cross = torch_attention_twin(torch, cout, cfg["context_dim"], cfg["num_heads"],
-                                              groups(cout)) if attn and cfg["num_tokens"] else None
-
-        def forward(self, x, temb, ctx):
-            x = self.res(x, temb)
-            x = self.attn(x) if self.attn is not None else x
-            return self.cross(x, ctx) if self.cross is not None and ctx is not None else x
-
-    class Up(tnn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.conv = tnn.Conv2d(c, c, 3, 1, 1)
-
-        def forward(self, x):
-            return self.conv(TF.interpolate(x, scale_factor=2, mode="nearest"))
-
-    class Twin(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            c = [cfg["base_channels"] * m for m in cfg["channel_mults"]]
-            L, base, att = len(c), cfg["base_channels"], cfg["attention_levels"]
-            self.time_mlp = tnn.Module()
-            self.time_mlp.linear_1 = tnn.Linear(base, time_dim)
-            self.time_mlp.linear_2 = tnn.Linear(time_dim, time_dim)
-            if cfg["num_tokens"]:
-                self.token_embedding = tnn.Embedding(cfg["num_tokens"], cfg["context_dim"])
-                if cfg["pooled_prompt"]:
-                    self.prompt_proj = tnn.Linear(cfg["context_dim"], time_dim)
-            self.conv_in = tnn.Conv2d(cfg["in_channels"], c[0], 3, 1, 1)
-            self.down = tnn.ModuleList(Level(c[k - 1] if k else c[0], c[k], k in att)
-                                       for k in range(L))
-            self.downsample = tnn.ModuleList(tnn.Conv2d(c[k], c[k], 3, 2, 1) for k in range(L - 1))
-            self.mid = Level(c[-1], c[-1], cfg["mid_attention"])
-            self.mid_res = ResBlock(c[-1], c[-1])
-            below = lambda k: c[k + 1] if k < L - 1 else c[-1]
-            self.upsample = tnn.ModuleList(Up(below(k)) for k in reversed(range(L - 1)))
-            self.up = tnn.ModuleList(Level(below(k) + c[k], c[k], k in att)
-                                     for k in reversed(range(L)))
-            self.norm_out = tnn.GroupNorm(groups(c[0]), c[0])
-            self.conv_out = tnn.Conv2d(c[0], cfg["in_channels"], 3, 1, 1)
-
-        def forward(self, x, t, cond=None):
-            code = torch.from_numpy(timestep_embedding(t, cfg["base_channels"],
-                                                       dtype=np.float64).data)
-            temb = self.time_mlp.linear_2(TF.silu(self.time_mlp.linear_1(code)))
-            ctx = self.token_embedding(torch.from_numpy(cond)) if cond is not None else None
-            if ctx is not None and cfg["pooled_prompt"]:
-                temb = temb + self.prompt_proj(ctx.mean(dim=1))
-            h, skips = self.conv_in(x), []
-            for k, level in enumerate(self.down):
-                h = level(h, temb, ctx)
-                skips.append(h)
-                h = self.downsample[k](h) if k < len(self.downsample) else h
-            h = self.mid_res(self.mid(h, temb, ctx), temb)
-            for i, level in enumerate(self.up):
-                h = self.upsample[i - 1](h) if i > 0 else h
-                h = level(torch.cat([h, skips[len(self.up) - 1 - i]], 1), temb, ctx)
-            return self.conv_out(TF.silu(self.norm_out(h)))
-
-    twin = Twin().double()
-    twin.load_state_dict({k: torch.from_numpy(v.astype(np.float64))
-                          for k, v in model.state_dict().items()})
-    return twin
-
-
 def wake(model, seed=0):
     """Give every all-zero parameter (the zero-initialised last layers, the norms' shifts)
     random values: a fresh DiffusionUNet outputs exactly 0, which would make every gradient
@@ -385,9 +290,11 @@ def wake(model, seed=0):
     dict(channel_mults=(1, 1, 2), attention_levels=(0,), num_tokens=None, mid_attention=False),
 ], ids=["cross-attention", "cross-attention-only", "unconditional"])
 def test_diffusion_unet_matches_pytorch_twin(torch, config):
+    from tinyunet.torch_twins import twin_of
+
     tu.manual_seed(4)
     model = wake(DiffusionUNet(in_channels=2, base_channels=4, **config).double())
-    twin = torch_diffusion_unet(torch, model)
+    twin = twin_of(model)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 2, 8, 8))
     t = np.array([3, 700])

@@ -21,6 +21,8 @@ import sys
 
 from .bench import add_bench
 from .demo import add_demo
+from .export import add_export
+from .import_ import add_import
 from .predict import add_predict
 from .summary import add_summary
 from .train import add_train
@@ -38,7 +40,8 @@ def add_diffuse(commands):
     add_diffuse_parser(commands)
 
 
-COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench]
+COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench,
+            add_export, add_import]
 
 
 def build_parser() -> argparse.ArgumentParser:
