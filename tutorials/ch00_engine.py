@@ -92,7 +92,9 @@ print(y.data[0, 0])
 #
 # [`ReLU.forward`](../tinyunet/ops/activation.py#ReLU) keeps `max(x, 0)` and saves its output
 # (where it is zero, the gradient will be zero). [`MaxPool2d`](../tinyunet/ops/pool.py#MaxPool2d)
-# keeps the largest value of each 2x2 window and saves *which* one won: the backward sends the
+# keeps the largest value of each 2x2 window and saves *which* one won
+# ([`max_pool2d`](../tinyunet/kernels/reference/pool.py#max_pool2d), the loops); the backward
+# ([`max_pool2d_backward`](../tinyunet/kernels/reference/pool.py#max_pool2d_backward)) sends the
 # window's whole gradient to that winner.
 
 # %%
@@ -222,7 +224,11 @@ show(fig, "Backward retraces forward stop by stop: max-pool passes gradient only
           "winners and ReLU blocks it where the conv was negative.")
 
 # %% [markdown]
-# The same numbers come out of the fast kernels (numba), which the tests hold to these loops:
+# The same numbers come out of the fast kernels (numba), which the tests hold to these loops.
+# The fast [`conv2d`](../tinyunet/kernels/numba_cpu/conv.py#conv2d) has the reference
+# kernel's signature and picks an algorithm per layer (im2col and one matrix product, a
+# direct 3x3 loop, or Winograd); the tests compare all of them with the loops above and with
+# PyTorch.
 
 # %%
 tu.set_kernels("numba")
