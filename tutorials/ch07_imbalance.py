@@ -30,7 +30,7 @@
 
 # %%
 import numpy as np
-from bookkit import fast_or_full, interact, show
+from bookkit import FAST, fast_or_full, interact, show
 
 import tinyunet as tu
 import tinyunet.functional as F
@@ -114,19 +114,21 @@ for name, loss_fn in LOSSES.items():
 
 # %% [markdown]
 # Is "all background" where cross-entropy *wants* to be? No. The CE-trained model's mask is
-# empty from the first steps on, and its CE creeps down toward `H(f)`, the CE of the best
-# *constant* answer (call every pixel cell with probability f): it is learning to be a better
-# constant. A prediction shaped like the truth (logits +4 on cells, -4 elsewhere) has a far
-# lower CE than any constant, and the Dice-trained model, which does find the cells, already
-# scores a lower CE than the model trained on CE itself:
+# empty from the first steps on, while its CE creeps down toward `H(f)`, the CE of the best
+# *constant* answer (call every pixel cell with probability f): it learns where cells are
+# likely, but not enough to call any pixel cell. A prediction shaped like the truth (logits +4
+# on cells, -4 elsewhere) has a far lower CE than any constant, so the empty mask is a plateau
+# on the way, not where CE leads. Given enough steps training leaves it: in the full run of
+# `make book` (600 steps on 48 x 48 images) the CE-trained model ends up finding the cells;
+# the fast run (120 steps) stops while it is still on the plateau.
 
 # %%
 truth_shaped = np.where(test_masks[:, None] == np.arange(2)[None, :, None, None], 4.0, -4.0)
 ce_truth = F.cross_entropy(truth_shaped, test_masks).item()
-ce_at_100, dice_at_100 = history["cross_entropy"][10], history["dice"][10]  # step 100
-print(f"test CE at step 100: CE-trained {ce_at_100[3]:.4f} (calls {ce_at_100[1]:.2%} cell), "
-      f"Dice-trained {dice_at_100[3]:.4f} (calls {dice_at_100[1]:.2%} cell)\n"
-      f"best constant answer H(f) {entropy:.4f}, truth-shaped prediction {ce_truth:.4f}")
+ce_at_100 = history["cross_entropy"][10]  # step 100
+print(f"CE-trained model at step 100: test CE {ce_at_100[3]:.4f}, calls {ce_at_100[1]:.2%} of "
+      f"pixels cell\nbest constant answer H(f) {entropy:.4f}; truth-shaped prediction "
+      f"{ce_truth:.4f}")
 
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
@@ -159,10 +161,10 @@ ax[2].axhline(ce_truth, color="tab:red", ls=":", lw=1.2, label="truth-shaped pre
 ax[2].set_yscale("log")
 ax[2].set_xlabel("training step")
 ax[2].set_ylabel("cross-entropy on test images (nats per pixel)")
-ax[2].set_title("CE training crawls toward the best constant;\nthe cell-finding model is below it")
+ax[2].set_title("test CE; CE's minimum (truth-shaped, red)\nlies far below the empty-mask plateau")
 ax[2].legend(fontsize=8)
-show(fig, "Accuracy flatters an empty answer; CE training stalls on an empty mask though "
-          "finding the cells scores a lower CE, and soft Dice first calls everything cell.")
+show(fig, "Accuracy flatters an empty answer; CE training first stalls on an empty mask (not "
+          "CE's minimum), and soft Dice first calls everything cell.")
 
 # %% [markdown]
 # What to take away. Overlap scores are the right *metric* for a rare class, always. As a
@@ -179,8 +181,9 @@ assert all(d == 0 for d in curve["dice"])
 assert np.allclose(curve["pixel_accuracy"], 1 - np.array(curve["tumor_fraction"]))
 ce_hist, dice_hist = history["cross_entropy"], history["dice"]
 assert ce_hist[10, 0] == 100 and ce_hist[10, 1] < 1e-3  # CE: nothing called cell at step 100
-assert dice_hist[10, 3] < ce_hist[10, 3]  # ... though finding the cells scores a lower CE
-assert ce_truth < 0.5 * entropy  # and CE's minimum lies far below any constant answer
+assert ce_truth < 0.1 * entropy  # while CE's minimum lies far below any constant answer
+if not FAST:  # the full run is long enough to leave the plateau (the text says so)
+    assert ce_hist[-1, 2] > 0.5
 assert dice_hist[1, 1] > 0.5  # soft Dice at step 10: more than half the pixels called cell
 assert dice_hist[-1, 2] > 0.4  # and soft Dice does find the cells in the end
 print("chapter 7: all asserts hold")
