@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from string import Template
 
+import markdown
 import nbformat
 
 from . import notebook, reading
@@ -163,7 +164,7 @@ def build(out: Path = DEFAULT_OUT, fast: bool = False, only=None, limit: float =
 def _index(out: Path, names, titles, executed, files) -> None:
     items = "".join(
         f'<li><a href="{n}.html">{html.escape(titles[n])}</a><br><span class="summary">'
-        f"{html.escape(notebook.summary_of(executed[n]))}</span></li>" for n in names)
+        f"{_inline(notebook.summary_of(executed[n]))}</span></li>" for n in names)
     code = "".join(f'<li><a href="code/{rel}.html"><code>{rel}</code></a></li>' for rel in files)
     body = ("<h1>tinyunet: the U-Net from the inside</h1>"
             "<p>One chapter per idea of the lesson, in its order. Every chapter runs the "
@@ -173,6 +174,19 @@ def _index(out: Path, names, titles, executed, files) -> None:
             f'<h2>Chapters</h2><ol class="chapters" start="0">{items}</ol>'
             f'<h2>The code, side by side</h2><ul class="files">{code}</ul>')
     (out / "index.html").write_text(page("tinyunet book", body, 0))
+
+
+def _inline(text: str, limit: int = 260) -> str:
+    """A chapter's opening paragraph for the index: its first sentences up to ``limit``
+    characters, links reduced to their text, `code` kept."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    sentences, out = re.split(r"(?<=[.!?])\s+", text), ""
+    for sentence in sentences:
+        if out and len(out) + len(sentence) > limit:
+            break
+        out += (" " if out else "") + sentence
+    body = markdown.markdown(out)
+    return body.removeprefix("<p>").removesuffix("</p>")
 
 
 def main(argv=None) -> int:
