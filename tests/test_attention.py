@@ -117,6 +117,78 @@ def test_attention_errors_name_the_shapes():
         scaled_dot_product_attention(np.zeros(4), k, v)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes, options", [
+    (((4, 3, 8), (4, 6, 8), (4, 6, 8)), dict(is_causal=True)),
+    (((2, 4, 6, 8), (2, 4, 3, 8), (2, 4, 3, 5)), dict(is_causal=True, scale=0.3)),
+    (((4, 3, 8), (4, 4, 6, 8), (4, 4, 6, 8)), {}),                      # query broadcasts
+    (((2, 4, 3, 8), (2, 2, 6, 8), (2, 2, 6, 8)), dict(enable_gqa=True)),
+    (((2, 6, 3, 8), (2, 2, 5, 8), (2, 2, 5, 4)), dict(enable_gqa=True, is_causal=True)),
+    (((4, 4, 3, 8), (4, 4, 6, 8), (4, 4, 6, 8)), dict(attn_mask="float")),  # mask has a grad
+])
+def test_attention_options_match_torch(torch, dtype, shapes, options):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    options = dict(options)
+    if options.pop("attn_mask", None):
+        arrays.append(rng.standard_normal((3, 6)).astype(dtype))
+    ours = [tu.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    mask = {} if len(arrays) == 3 else {"attn_mask": ours[3]}
+    y = scaled_dot_product_attention(*ours[:3], **mask, **options)
+    mask = {} if len(arrays) == 3 else {"attn_mask": theirs[3]}
+    ty = torch.nn.functional.scaled_dot_product_attention(*theirs[:3], **mask, **options)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=tol, atol=tol)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_causal_attention_never_looks_ahead():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((5, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    y = scaled_dot_product_attention(q, k, v, is_causal=True).data
+    v2 = v.copy()
+    v2[3:] += 100.0  # the future changes ...
+    y2 = scaled_dot_product_attention(q, k, v2, is_causal=True).data
+    np.testing.assert_array_equal(y[:3], y2[:3])  # ... and the first three outputs do not
+
+
+def test_attention_dropout_and_gqa_gradcheck():
+    rng = np.random.default_rng(0)
+    q = tu.Tensor(rng.standard_normal((1, 4, 3, 2)), requires_grad=True)
+    k = tu.Tensor(rng.standard_normal((1, 2, 4, 2)), requires_grad=True)
+    v = tu.Tensor(rng.standard_normal((1, 2, 4, 3)), requires_grad=True)
+
+    def fn(q, k, v):
+        tu.manual_seed(0)  # the same dropout mask at every evaluation
+        return scaled_dot_product_attention(q, k, v, dropout_p=0.4, enable_gqa=True)
+
+    assert tu.gradcheck(fn, (q, k, v))
+    tu.manual_seed(1)
+    P_drop = scaled_dot_product_attention(np.zeros((1, 1000, 2)), np.zeros((1, 4, 2)),
+                                          np.eye(4)[None], dropout_p=0.25).data
+    # every weight is 1/4 before dropout: after it, 0 or (1/4) / (1 - 0.25) = 1/3
+    assert set(np.round(np.unique(P_drop), 12)) == {0.0, round(1 / 3, 12)}
+    assert abs((P_drop == 0).mean() - 0.25) < 0.03
+
+
+def test_attention_option_errors():
+    q = np.zeros((2, 4, 3, 8))
+    with pytest.raises(ValueError, match="not both"):
+        scaled_dot_product_attention(q, q, q, attn_mask=np.ones((3, 3), bool), is_causal=True)
+    with pytest.raises(ValueError, match=r"heads \(dim -3\) must be a multiple"):
+        scaled_dot_product_attention(q, np.zeros((2, 3, 3, 8)), np.zeros((2, 3, 3, 8)),
+                                     enable_gqa=True)
+    with pytest.raises(ValueError, match="pass enable_gqa=True"):
+        scaled_dot_product_attention(q, np.zeros((2, 2, 3, 8)), np.zeros((2, 2, 3, 8)))
+    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\], got 1.5"):
+        scaled_dot_product_attention(q, q, q, dropout_p=1.5)
+
+
 # ----- the layers ---------------------------------------------------------------------------
 
 def torch_attention_twin(torch, channels, context_dim, num_heads, groups):

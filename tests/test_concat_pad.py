@@ -93,16 +93,20 @@ def test_center_crop_int_size_and_unet_skip():
 
 @st.composite
 def pad_cases(draw):
-    """(x, pad, mode) in the combinations PyTorch supports."""
-    mode = draw(st.sampled_from(["constant", "reflect"]))
-    ndim = draw(st.integers(3, 4)) if mode == "reflect" else draw(st.integers(1, 4))
+    """(x, pad, mode) in the combinations PyTorch supports, negative (cropping) widths too."""
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    ndim = draw(st.integers(3, 4)) if mode != "constant" else draw(st.integers(1, 4))
     shape = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
-    if mode == "reflect":  # PyTorch reflects the last dim of 3-D, the last two of 4-D inputs
-        widths = []
+    widths = []
+    if mode != "constant":  # PyTorch pads the last dim of 3-D, the last two of 4-D inputs
         for n in reversed(shape[2:]):
-            widths += [draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))]
+            before = draw(st.integers(-(n - 1), n - 1))   # |width| < n: reflect's limit
+            after = draw(st.integers(-(n - 1 + min(before, 0)), n - 1))  # keeps one element
+            if mode == "circular":  # at most one wrap around what the crops leave
+                kept = n + min(before, 0) + min(after, 0)
+                before, after = min(before, kept), min(after, kept)
+            widths += [before, after]
     else:
-        widths = []
         for n in reversed(shape[ndim - draw(st.integers(1, ndim)):]):
             before = draw(st.integers(-n + 1, 3))  # negative: crop, never more than n in all
             widths += [before, draw(st.integers(max(-(n + before) + 1, -(n + min(before, 0))), 3))]
@@ -116,7 +120,10 @@ def test_pad_matches_torch(torch, case, value):
     kw = {"value": value} if mode == "constant" else {}
     X, t = tu.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y = pad(X, widths, mode=mode, **kw)
-    ty = torch.nn.functional.pad(t, widths, mode=mode, **kw)
+    try:
+        ty = torch.nn.functional.pad(t, widths, mode=mode, **kw)
+    except RuntimeError:  # a width PyTorch refuses (e.g. reflect past a cropped edge)
+        return
     np.testing.assert_array_equal(y.data, ty.detach().numpy())
     _backward_both(torch, y, ty, y.shape)
     np.testing.assert_allclose(X.grad, t.grad.numpy(), rtol=1e-6, atol=1e-6)
@@ -129,6 +136,30 @@ def test_pad_reflect_example():
     X = tu.Tensor(x, requires_grad=True)
     pad(X, (2, 1), mode="reflect").sum().backward()
     np.testing.assert_array_equal(X.grad, [[[1, 2, 3, 1]]])  # 2 and 3 were copied once more
+
+
+@pytest.mark.parametrize("mode, expected, grad", [
+    ("reflect", [3, 2, 1, 2, 3, 4, 3], [1, 2, 3, 1]),
+    ("replicate", [1, 1, 1, 2, 3, 4, 4], [3, 1, 1, 2]),
+    ("circular", [3, 4, 1, 2, 3, 4, 1], [2, 1, 2, 2]),
+])
+def test_pad_modes_by_hand(mode, expected, grad):
+    x = np.array([[[1.0, 2.0, 3.0, 4.0]]])
+    X = tu.Tensor(x, requires_grad=True)
+    y = pad(X, (2, 1), mode=mode)
+    np.testing.assert_array_equal(y.data, [[expected]])
+    y.sum().backward()
+    np.testing.assert_array_equal(X.grad, [[grad]])  # how often each pixel was copied
+
+
+def test_negative_widths_crop_in_every_mode(torch):
+    x = np.arange(4.0).reshape(1, 1, 4)
+    for mode in ("reflect", "replicate", "circular", "constant"):
+        ours = pad(x, (-1, 2), mode=mode).data
+        theirs = torch.nn.functional.pad(torch.tensor(x), (-1, 2), mode=mode).numpy()
+        np.testing.assert_array_equal(ours, theirs)
+    # circular crops first and wraps around what is left: 1 2 3 | 1 2, not 1 2 3 | 0 1
+    np.testing.assert_array_equal(pad(x, (-1, 2), mode="circular").data.ravel(), [1, 2, 3, 1, 2])
 
 
 def _gradcheck(fn, *shapes):
@@ -145,6 +176,8 @@ def test_gradchecks():
     _gradcheck(lambda a: pad(a, (1, 2, -1, 1), value=0.5), (1, 2, 3, 4))
     _gradcheck(lambda a: pad(a, (2, 1, 1, 2), mode="reflect"), (1, 2, 3, 4))
     _gradcheck(lambda a: pad(a, (3, 3), mode="reflect"), (2, 4))
+    _gradcheck(lambda a: pad(a, (2, -1, 3, 1), mode="replicate"), (1, 2, 3, 4))
+    _gradcheck(lambda a: pad(a, (-1, 2, 3, 1), mode="circular"), (1, 2, 3, 4))
 
 
 def test_cat_errors_name_the_shapes():
@@ -180,5 +213,11 @@ def test_center_crop_and_pad_errors():
         pad(x, (1,) * 10)
     with pytest.raises(ValueError, match=r"padding \(-40, -30\) crops more than the 60 .* dim 3"):
         pad(x, (-40, -30))
-    with pytest.raises(ValueError, match="unknown mode 'circular'"):
-        pad(x, (1, 1), mode="circular")
+    with pytest.raises(ValueError, match="unknown mode 'mirror'"):
+        pad(x, (1, 1), mode="mirror")
+    with pytest.raises(ValueError, match=r"circular padding \(61, 0\) of dim 3 would wrap"):
+        pad(x, (61, 0), mode="circular")
+    with pytest.raises(ValueError, match=r"circular padding \(-2, 59\) of dim 3 would wrap"):
+        pad(x, (-2, 59), mode="circular")
+    with pytest.raises(ValueError, match=r"value=1.5 only makes sense with mode='constant'"):
+        pad(x, (1, 1), mode="replicate", value=1.5)

@@ -420,11 +420,16 @@ W = np.zeros((4, 3, 3, 3), f32)  # conv2d: 3 -> 4 channels
 WT = np.zeros((3, 4, 3, 3), f32)  # conv_transpose2d: 3 -> 4 channels
 
 BAD_CONV2D = [
-    (dict(x=np.zeros((3, 5, 5), f32)), ValueError,
-     r"input must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)"),
+    (dict(input=np.zeros((5, 5), f32)), ValueError,
+     r"3-D \(unbatched\) or 4-D input \(N, C_in, H, W\), got shape \(5, 5\)"),
+    (dict(input=np.zeros((2, 0, 5, 5), f32)), ValueError,
+     r"only the batch dimension may be empty, got input shape \(2, 0, 5, 5\)"),
     (dict(weight=np.zeros((4, 3, 3), f32)), ValueError, r"weight must be 4-D .*\(4, 3, 3\)"),
     (dict(weight=np.zeros((4, 2, 3, 3), f32)), ValueError,
-     r"input has 3 channels but weight \(4, 2, 3, 3\) expects 2"),
+     r"input has 3 channels but weight \(4, 2, 3, 3\) with groups=1 expects 2"),
+    (dict(weight=np.zeros((4, 1, 3, 3), f32), groups=3), ValueError,
+     r"C_out = 4 must be divisible by groups"),
+    (dict(groups=0), ValueError, r"groups must be a positive int, got 0"),
     (dict(bias=np.zeros(3, f32)), ValueError, r"bias must have shape \(4,\) .* got \(3,\)"),
     (dict(weight=np.zeros((4, 3, 6, 3), f32)), ValueError,
      r"kernel \(6, 3\) .* larger than the padded input \(5, 5\)"),
@@ -437,21 +442,24 @@ BAD_CONV2D = [
     (dict(padding="same", stride=2), ValueError, r"padding='same' is not supported for strided"),
     (dict(stride=1.5), TypeError, r"stride must be an int or a pair of ints, got 1.5"),
     (dict(padding=(1, 2, 3)), TypeError, r"padding must be an int or a pair of ints"),
-    (dict(x=np.zeros((1, 3, 5, 5), np.int64)), TypeError, r"input has dtype int64"),
+    (dict(input=np.zeros((1, 3, 5, 5), np.int64)), TypeError, r"input has dtype int64"),
 ]
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_CONV2D)
 def test_conv2d_bad_input(bad, error, message):
-    args = dict(x=X, weight=W, bias=None) | bad
+    args = dict(input=X, weight=W, bias=None) | bad
     with pytest.raises(error, match=message):
         conv2d(**args)
 
 
 BAD_CONV_TRANSPOSE2D = [
-    (dict(x=np.zeros((5, 5), f32)), ValueError,
-     r"input must be 4-D \(N, C, H, W\), got shape \(5, 5\)"),
-    (dict(weight=np.zeros((3, 4), f32)), ValueError, r"weight must be 4-D \(C_in, C_out, kH, kW\)"),
+    (dict(input=np.zeros((5, 5), f32)), ValueError,
+     r"3-D \(unbatched\) or 4-D input \(N, C_in, H, W\), got shape \(5, 5\)"),
+    (dict(weight=np.zeros((3, 4), f32)), ValueError,
+     r"weight must be 4-D \(C_in, C_out / groups, kH, kW\)"),
+    (dict(weight=np.zeros((3, 2, 3, 3), f32), groups=2), ValueError,
+     r"must be divisible by groups=2"),
     (dict(weight=W), ValueError,
      r"input has 3 channels but weight \(4, 3, 3, 3\) expects 4 \(a transposed conv's weight"),
     (dict(bias=np.zeros(3, f32)), ValueError, r"bias must have shape \(4,\) .* got \(3,\)"),
@@ -463,7 +471,7 @@ BAD_CONV_TRANSPOSE2D = [
      r"output_padding \(1, 1\) must be smaller than either stride \(1, 1\) or dilation"),
     (dict(stride=2, output_padding=(1, 2)), ValueError, r"output_padding \(1, 2\) must be smaller"),
     (dict(padding="same"), ValueError, r"padding must be an int or a pair of ints, got 'same'"),
-    (dict(x=np.zeros((1, 3, 1, 1), f32), weight=np.zeros((3, 4, 1, 1), f32), padding=1),
+    (dict(input=np.zeros((1, 3, 1, 1), f32), weight=np.zeros((3, 4, 1, 1), f32), padding=1),
      ValueError, r"output size would be \(-1, -1\)"),
     (dict(weight=np.zeros((3, 4, 3, 3), bool)), TypeError, r"weight has dtype bool"),
 ]
@@ -471,6 +479,6 @@ BAD_CONV_TRANSPOSE2D = [
 
 @pytest.mark.parametrize("bad, error, message", BAD_CONV_TRANSPOSE2D)
 def test_conv_transpose2d_bad_input(bad, error, message):
-    args = dict(x=X, weight=WT, bias=None) | bad
+    args = dict(input=X, weight=WT, bias=None) | bad
     with pytest.raises(error, match=message):
         conv_transpose2d(**args)

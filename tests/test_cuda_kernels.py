@@ -126,27 +126,28 @@ def test_float32_stays_float32(rng):
     w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
     close(G.conv2d(dev(x), dev(w), None, (1, 1), (1, 1), (1, 1)),
           R.conv2d(x, w, None, (1, 1), (1, 1), (1, 1)), np.float32)
-    y, argmax = G.max_pool2d(dev(x), (2, 2), (2, 2), (0, 0))
-    close(y, R.max_pool2d(x, (2, 2), (2, 2), (0, 0))[0], np.float32)
+    y, argmax = G.max_pool2d(dev(x), (2, 2), (2, 2), (0, 0), (1, 1), False)
+    close(y, R.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), False)[0], np.float32)
     up = G.upsample_bilinear2d(dev(x), (7, 9), False, (5 / 7, 4 / 9))
     close(up, R.upsample_bilinear2d(x, (7, 9), False, (5 / 7, 4 / 9)), np.float32)
 
 
 # ----- pooling ------------------------------------------------------------------------------
 
-POOL = [  # (kernel_size, stride, padding)
-    ((2, 2), (2, 2), (0, 0)),  # the U-Net's downsampling
-    ((3, 3), (1, 2), (1, 1)),  # overlapping windows, padded
-    ((2, 3), (1, 1), (1, 0)),
+POOL = [  # (kernel_size, stride, padding, dilation, ceil_mode)
+    ((2, 2), (2, 2), (0, 0), (1, 1), False),  # the U-Net's downsampling
+    ((3, 3), (1, 2), (1, 1), (1, 1), False),  # overlapping windows, padded
+    ((2, 3), (1, 1), (1, 0), (1, 1), False),
+    ((2, 2), (2, 3), (1, 1), (2, 1), True),   # dilated taps, a partial last window
 ]
 
 
-@pytest.mark.parametrize("k, s, p", POOL)
-def test_max_pool2d_forward_and_backward(rng, k, s, p):
+@pytest.mark.parametrize("k, s, p, d, ceil_mode", POOL)
+def test_max_pool2d_forward_and_backward(rng, k, s, p, d, ceil_mode):
     x = rng.integers(-3, 3, size=(1, 2, 5, 4)).astype(np.float64)  # many ties
     x[0, 1, 2, 1] = np.nan  # propagates
-    y_ref, argmax_ref = R.max_pool2d(x, k, s, p)
-    y, argmax = G.max_pool2d(dev(x), k, s, p)
+    y_ref, argmax_ref = R.max_pool2d(x, k, s, p, d, ceil_mode)
+    y, argmax = G.max_pool2d(dev(x), k, s, p, d, ceil_mode)
     np.testing.assert_array_equal(host(argmax), argmax_ref)
     np.testing.assert_array_equal(host(y), y_ref)  # NaN-aware, exact: a max is a copy
     assert host(argmax).dtype == np.int64
@@ -156,15 +157,25 @@ def test_max_pool2d_forward_and_backward(rng, k, s, p):
           R.max_pool2d_backward(g, argmax_ref, x.shape))
 
 
-@pytest.mark.parametrize("k, s, p", POOL)
-@pytest.mark.parametrize("count_include_pad", [True, False])
-def test_avg_pool2d_forward_and_backward(rng, k, s, p, count_include_pad):
+@pytest.mark.parametrize("k, s, p, _, ceil_mode", POOL)
+@pytest.mark.parametrize("count_include_pad, divisor", [(True, None), (False, None), (True, -3)])
+def test_avg_pool2d_forward_and_backward(rng, k, s, p, _, ceil_mode, count_include_pad,
+                                         divisor):
     x = rng.standard_normal((1, 2, 5, 4))
-    y_ref = R.avg_pool2d(x, k, s, p, count_include_pad)
-    close(G.avg_pool2d(dev(x), k, s, p, count_include_pad), y_ref)
+    y_ref = R.avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor)
+    close(G.avg_pool2d(dev(x), k, s, p, ceil_mode, count_include_pad, divisor), y_ref)
     g = rng.standard_normal(y_ref.shape)
-    close(G.avg_pool2d_backward(dev(g), x.shape, k, s, p, count_include_pad),
-          R.avg_pool2d_backward(g, x.shape, k, s, p, count_include_pad))
+    close(G.avg_pool2d_backward(dev(g), x.shape, k, s, p, count_include_pad, divisor),
+          R.avg_pool2d_backward(g, x.shape, k, s, p, count_include_pad, divisor))
+
+
+@pytest.mark.parametrize("out", [(1, 1), (2, 3), (4, 7)])
+def test_adaptive_avg_pool2d_forward_and_backward(rng, out):
+    x = rng.standard_normal((1, 2, 5, 4))
+    close(G.adaptive_avg_pool2d(dev(x), out), R.adaptive_avg_pool2d(x, out))
+    g = rng.standard_normal((1, 2, *out))
+    close(G.adaptive_avg_pool2d_backward(dev(g), x.shape),
+          R.adaptive_avg_pool2d_backward(g, x.shape))
 
 
 # ----- upsampling ---------------------------------------------------------------------------
@@ -178,13 +189,16 @@ RESIZE = [  # (size, scale_factor) for a (1, 2, 5, 4) input
 
 
 @pytest.mark.parametrize("size, scale_factor", RESIZE)
-def test_upsample_nearest2d(rng, size, scale_factor):
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_upsample_nearest2d(rng, size, scale_factor, mode):
     x = rng.standard_normal((1, 2, 5, 4))
-    out, scales = _sizes_and_scales(x.shape[2:], size, scale_factor, "nearest")
-    close(G.upsample_nearest2d(dev(x), out, scales), R.upsample_nearest2d(x, out, scales))
+    out, scales = _sizes_and_scales(x.shape[2:], size, scale_factor, mode)
+    exact = mode == "nearest-exact"
+    close(G.upsample_nearest2d(dev(x), out, scales, exact),
+          R.upsample_nearest2d(x, out, scales, exact))
     g = rng.standard_normal((1, 2, *out))
-    close(G.upsample_nearest2d_backward(dev(g), x.shape, scales),
-          R.upsample_nearest2d_backward(g, x.shape, scales))
+    close(G.upsample_nearest2d_backward(dev(g), x.shape, scales, exact),
+          R.upsample_nearest2d_backward(g, x.shape, scales, exact))
 
 
 @pytest.mark.parametrize("size, scale_factor", RESIZE)
@@ -226,3 +240,15 @@ def test_a_unet_trains_through_the_gpu_kernels(monkeypatch, up_mode):
     np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-10, atol=1e-12)
     for g_gpu, g_cpu in zip(grads_gpu, grads_cpu, strict=True):
         np.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("size, scale_factor", RESIZE)
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_upsample_bicubic2d(rng, size, scale_factor, align_corners):
+    x = rng.standard_normal((1, 2, 5, 4))
+    out, scales = _sizes_and_scales(x.shape[2:], size, scale_factor, "bicubic")
+    close(G.upsample_bicubic2d(dev(x), out, align_corners, scales),
+          R.upsample_bicubic2d(x, out, align_corners, scales))
+    g = rng.standard_normal((1, 2, *out))
+    close(G.upsample_bicubic2d_backward(dev(g), x.shape, align_corners, scales),
+          R.upsample_bicubic2d_backward(g, x.shape, align_corners, scales))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from tinyunet.data import (
     BrightnessContrast,
@@ -19,7 +20,14 @@ from tinyunet.data import (
     label_components,
     unet_weight_map,
 )
-from tinyunet.data.augment import cubic_upsample_matrix, cubic_weights, warp_bilinear
+from tinyunet.data.augment import (
+    RandomCrop,
+    cubic_upsample_matrix,
+    cubic_weights,
+    warp_bilinear,
+    warp_nearest,
+)
+from tinyunet.data.files import DataError
 from tinyunet.data.synthetic import boundary
 
 
@@ -211,7 +219,7 @@ def test_folder_reads_8_bit_grayscale_and_binary_255_masks(tmp_path, rng):
     for i in range(3):
         _write(tmp_path / "images" / f"im{i}.png", images[i])
         _write(tmp_path / "masks" / f"im{i}.png", masks[i])
-    ds = FolderDataset(tmp_path)
+    ds = FolderDataset(tmp_path, normalize="bitdepth")
     assert len(ds) == 3 and ds.names == ["im0.png", "im1.png", "im2.png"]
     image, mask = ds[1]
     assert image.shape == (1, 12, 10) and image.dtype == np.float32
@@ -227,7 +235,7 @@ def test_folder_reads_16_bit_images_and_masks_and_rgb(tmp_path, rng):
     rgb = rng.integers(0, 256, size=(9, 11, 3), dtype=np.uint8)
     _write(tmp_path / "images" / "b.png", rgb)
     _write(tmp_path / "masks" / "b.png", rng.integers(0, 3, size=(9, 11), dtype=np.uint8))
-    ds = FolderDataset(tmp_path, num_classes=3)
+    ds = FolderDataset(tmp_path, num_classes=3, normalize="bitdepth")
     image, mask = ds[0]
     np.testing.assert_allclose(image[0], image16 / 65535.0, rtol=1e-6)
     assert set(np.unique(mask)) == {0, 1}
@@ -246,11 +254,11 @@ def test_folder_applies_transform(tmp_path, rng):
 
 
 def test_folder_errors_name_the_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="images is not a folder"):
+    with pytest.raises(DataError, match="images is not a folder"):
         FolderDataset(tmp_path)
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
-    with pytest.raises(ValueError, match="no PNG files"):
+    with pytest.raises(DataError, match=r"no image files \(.png, .tif, .tiff\)"):
         FolderDataset(tmp_path)
 
     blank = np.zeros((6, 5), np.uint8)
@@ -258,24 +266,28 @@ def test_folder_errors_name_the_files(tmp_path):
     _write(tmp_path / "images" / "b.png", blank)
     _write(tmp_path / "masks" / "a.png", blank)
     _write(tmp_path / "masks" / "c.png", blank)
-    pairs = "images without a mask: b.png; masks without an image: c.png"
-    with pytest.raises(ValueError, match=pairs):
-        FolderDataset(tmp_path)
+    for missing in (r"images/b.png: no mask for it", r"masks/c.png: a mask without an image"):
+        with pytest.raises(DataError, match=missing):     # both problems in one message
+            FolderDataset(tmp_path)
 
     (tmp_path / "masks" / "c.png").rename(tmp_path / "masks" / "b.png")
     _write(tmp_path / "masks" / "b.png", np.zeros((6, 7), np.uint8))
-    sizes = r"size mismatch: .*b.png is \(H, W\) = \(6, 5\) but .*b.png is \(6, 7\)"
-    with pytest.raises(ValueError, match=sizes):
+    sizes = (r"size mismatch: .*b.png is \(pages, H, W\) = \(1, 6, 5\) but .*b.png is "
+             r"\(1, 6, 7\)")
+    with pytest.raises(DataError, match=sizes):
         FolderDataset(tmp_path)
 
     _write(tmp_path / "masks" / "b.png", np.array([[0, 1, 7, 7, 200]] * 6, np.uint8))
     values = r"mask .*b.png has unexpected values 7, 200 \(all its values: 0, 1, 7, 200\)"
-    with pytest.raises(ValueError, match=values):
-        FolderDataset(tmp_path)
+    with pytest.raises(DataError, match=values):
+        FolderDataset(tmp_path, num_classes=3)
     FolderDataset(tmp_path, num_classes=201)                   # the same values are fine here
+    _, mask, labels = FolderDataset(tmp_path, instances=True)[1]   # 2 classes: instance labels
+    np.testing.assert_array_equal(labels[0], [0, 1, 7, 7, 200])
+    np.testing.assert_array_equal(mask[0], [0, 1, 1, 1, 1])
 
     _write(tmp_path / "masks" / "b.png", np.zeros((6, 5, 3), np.uint8))
-    with pytest.raises(ValueError, match="mode 'RGB'; masks must be single-channel"):
+    with pytest.raises(DataError, match="b.png has 3 channels; masks must be single-channel"):
         FolderDataset(tmp_path)
 
 
@@ -343,6 +355,31 @@ def test_warp_bilinear_identity_and_integer_shift(rng):
     np.testing.assert_allclose(warp_bilinear(image, yy, xx + 1)[:, :, :-1], image[:, :, 1:])
     half = warp_bilinear(image, yy, xx + 0.5)[:, :, :-1]
     np.testing.assert_allclose(half, (image[:, :, 1:] + image[:, :, :-1]) / 2)
+
+
+def test_the_teaching_warps_match_scipy(rng):
+    """ElasticDeform samples with SciPy's map_coordinates; warp_bilinear and warp_nearest
+    write the same sampling out (mirrored borders, far outside the image too)."""
+    image = rng.random((2, 9, 12))
+    ys, xs = rng.uniform(-20, 30, (2, 9, 12))
+    ref = np.stack([ndimage.map_coordinates(c, [ys, xs], order=1, mode="mirror") for c in image])
+    np.testing.assert_allclose(warp_bilinear(image, ys, xs), ref, atol=1e-12)
+    mask = rng.integers(0, 5, (9, 12))
+    np.testing.assert_array_equal(warp_nearest(mask, ys, xs),
+                                  ndimage.map_coordinates(mask, [ys, xs], order=0, mode="mirror"))
+
+
+def test_augmentations_move_a_tuple_of_masks_together(rng):
+    image, mask = _pair(rng, shape=(16, 16))
+    weight = rng.random((16, 16))
+    for t in (RandomFlip(), RandomRot90(), RandomCrop(8), ElasticDeform()):
+        for seed in range(3):
+            out_image, (out_mask, out_double, out_weight) = t(
+                image, (mask, 2 * mask, weight), np.random.default_rng(seed))
+            ref_image, ref_weight = t(image, weight, np.random.default_rng(seed))
+            np.testing.assert_array_equal(out_double, 2 * out_mask)
+            np.testing.assert_array_equal(out_weight, ref_weight)
+            np.testing.assert_array_equal(out_image, ref_image)
 
 
 def test_elastic_deform_keeps_classes_and_alignment():
@@ -450,9 +487,13 @@ def test_loader_stacks_extra_entries_and_reports_bad_batches():
     ds = SyntheticCells(3, size=24, instances=True)
     images, masks, labels = next(iter(DataLoader(ds, batch_size=3)))
     assert images.shape == (3, 1, 24, 24) and labels.shape == (3, 24, 24)
-    entries = r"transform takes \(image, mask\) but dataset items have 3 entries"
-    with pytest.raises(ValueError, match=entries):
-        next(iter(DataLoader(ds, transform=RandomFlip())))
+    # a transform moves every extra entry (here the instance labels) with the image
+    flipped = DataLoader(ds, batch_size=3, transform=Compose([RandomFlip(p=1.0), RandomRot90()]))
+    images, masks, labels = next(iter(flipped))
+    for image, mask, label in zip(images, masks, labels):
+        np.testing.assert_array_equal(mask, label > 0)
+        assert any(np.array_equal(image, np.rot90(ds[i][0][:, ::-1, ::-1], k, axes=(1, 2)))
+                   for i in range(3) for k in range(4))
 
     class Ragged(Numbered):
         def __getitem__(self, i):

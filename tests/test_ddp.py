@@ -116,6 +116,6 @@ def test_the_scripts_data_are_the_runs(exported):
     for split, items in (("train", train_set), ("val", val_set)):
         with np.load(exported / "data" / f"{split}.npz") as f:
             assert len(f.files) == 2 * len(items)
-            for i, (image, mask) in enumerate(items):
+            for i, (image, mask, *_) in enumerate(items):   # (instance labels follow)
                 np.testing.assert_array_equal(f[f"image_{i:05d}"], image)
                 np.testing.assert_array_equal(f[f"mask_{i:05d}"], mask)

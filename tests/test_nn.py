@@ -181,9 +181,16 @@ def test_groupnorm_matches_torch_on_any_shape(torch, n, groups, per_group, h, w)
     ours.weight.data[:] = np.linspace(-1, 2, groups * per_group)
     theirs.weight.data[:] = torch.from_numpy(ours.weight.data)
     shape = (n, groups * per_group, h, w)
-    if per_group * h * w == 1:  # as in torch, a group of one value is refused
+    if n * per_group * h * w == 1:  # as in torch: refused when the batch has one value per group
         with pytest.raises(ValueError, match="more than 1 value per group"):
             ours(np.zeros(shape, np.float32))
+    elif per_group * h * w == 1:  # one value per group: normalised to 0, so y = bias, dL/dx = 0
+        x = tu.Tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+        y = ours.double()(x)
+        np.testing.assert_array_equal(y.data, np.broadcast_to(ours.bias.data[:, None, None],
+                                                              shape))
+        y.backward(np.ones(shape))
+        np.testing.assert_array_equal(x.grad, 0)  # (torch's own rounding leaves ~1e-5 here)
     else:
         check_forward_backward(torch, ours, theirs, shape)
 
@@ -400,11 +407,14 @@ def test_zero_grad_and_to_dtype():
     assert weight.dtype == np.float32  # (model.to("cuda"): tests/test_devices.py)
 
 
-def test_unsupported_torch_options_fail_loudly():
-    with pytest.raises(NotImplementedError, match="groups=2"):
-        nn.Conv2d(4, 4, 3, groups=2)
-    with pytest.raises(NotImplementedError, match="ceil_mode=True"):
-        nn.MaxPool2d(2, ceil_mode=True)
+def test_torch_options_that_were_refused_now_work(torch):
+    """groups and ceil_mode used to raise NotImplementedError; the layers now take them
+    (their ops are tested against PyTorch in test_conv_groups.py and test_pool.py)."""
+    assert nn.Conv2d(4, 4, 3, groups=2).weight.shape == (4, 2, 3, 3)
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    y = nn.MaxPool2d(2, ceil_mode=True)(x)
+    np.testing.assert_array_equal(y.data, torch.nn.MaxPool2d(2, ceil_mode=True)(
+        torch.tensor(x)).numpy())
 
 
 # ----- initialisation -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .broadcast import unbroadcast
 
 def topological_order(root) -> list:
     """Tensors that lead to ``root`` and need grad, each after all of its inputs."""
+    # BEGIN SOLUTION task=1.3 hint="use an explicit stack: a deep graph must not recurse"
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -35,6 +36,7 @@ def topological_order(root) -> list:
                 if parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
     return order
+    # END SOLUTION
 
 
 def backward(root, grad, retain_graph: bool = False) -> None:
@@ -46,7 +48,9 @@ def backward(root, grad, retain_graph: bool = False) -> None:
             continue
         node = tensor._node
         if node is None:  # a leaf: this is where gradients are kept
+            # BEGIN SOLUTION task=1.3 hint="a leaf keeps its gradient in .grad: accumulate"
             tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
+            # END SOLUTION
             continue
         if node.ctx is None:
             raise RuntimeError(
@@ -67,6 +71,8 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 continue
             gp = unbroadcast(gp, parent.shape).astype(parent.dtype, copy=False)
             key = id(parent)
+            # BEGIN SOLUTION task=1.3 hint="a tensor used twice receives the sum of both paths"
             grads[key] = gp if key not in grads else grads[key] + gp
+            # END SOLUTION
         if not retain_graph:
             node.ctx, node.inputs = None, ()

@@ -6,12 +6,14 @@ Two independent choices live here:
   for math on tensor data, so the same line runs on both; a tensor's device is simply where
   its array lives.
 * the *kernel set*: ``reference`` (readable loops) or ``numba`` (fast), chosen with the
-  environment variable ``TINYUNET_KERNELS`` or ``tinyunet.set_kernels(name)``; default ``numba``.
+  environment variable ``TINYUNET_KERNELS`` or ``tinyunet.set_kernels(name)``; default ``numba``
+  (``reference`` in a course repository, which leaves the instructor's fast kernels out).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from contextlib import contextmanager
 from types import ModuleType
@@ -90,14 +92,22 @@ def _check_name(name: str) -> str:
     if name not in KERNEL_SETS:
         valid = ", ".join(repr(k) for k in KERNEL_SETS)
         raise ValueError(f"unknown kernel set {name!r}; valid choices are {valid}")
+    if importlib.util.find_spec(KERNEL_SETS[name]) is None:
+        raise ValueError(f"the {name!r} kernel set is not part of this repository (a course "
+                         "build leaves the instructor's fast kernels out); use 'reference'")
     return name
+
+
+def _default() -> str:
+    """``numba``, or ``reference`` where the fast kernels were left out (a course build)."""
+    return "numba" if importlib.util.find_spec(KERNEL_SETS["numba"]) else "reference"
 
 
 def get_kernel_name() -> str:
     """The selected kernel set's name: ``'reference'`` or ``'numba'``."""
     global _selected
     if _selected is None:
-        env = os.environ.get("TINYUNET_KERNELS", "numba").strip() or "numba"
+        env = os.environ.get("TINYUNET_KERNELS", "").strip() or _default()
         try:
             _selected = _check_name(env)
         except ValueError as err:

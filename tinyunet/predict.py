@@ -25,6 +25,7 @@ radius) the stitched result equals a single forward of the whole image, up to ro
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -32,7 +33,11 @@ import numpy as np
 from PIL import Image
 
 from . import io
+from .data.files import DataError, read_image, read_mask, write_labels, write_tiff
+from .data.normalize import normalize as normalize_image
 from .grad_mode import no_grad
+from .instance_metrics import count
+from .instances import from_prediction
 from .overlay import overlay as make_overlay
 from .tensor import Tensor
 
@@ -171,19 +176,35 @@ def load_model(checkpoint):
     return model.eval()
 
 
-def read_image(path, channels: int = 1) -> np.ndarray:
-    """A PNG (or any Pillow-readable image) as float32 ``(channels, H, W)`` in [0, 1]."""
-    with Image.open(path) as im:
-        if im.mode.startswith("I"):  # 16-bit grayscale
-            grey = np.asarray(im, dtype=np.float32) / 65535.0
-            return np.repeat(grey[None], channels, axis=0)
-        if channels == 1:
-            return np.asarray(im.convert("L"), dtype=np.float32)[None] / 255.0
-        if channels == 3:
-            rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-            return np.ascontiguousarray(rgb.transpose(2, 0, 1))
-    raise ValueError(f"read_image: the model takes {channels} channels; only 1 (grey) and 3 "
-                     f"(RGB) images can be read")
+def load_preprocessing(checkpoint) -> dict:
+    """How the checkpoint's model saw its images: ``normalize``, ``percentiles`` and
+    ``target`` from its training config. Checkpoints from before the setting existed were
+    trained on images scaled by their bit depth."""
+    text = io.read_metadata(checkpoint).get("train_config")
+    config = json.loads(text) if text else {}
+    return {"normalize": config.get("normalize", "bitdepth"),
+            "percentiles": (config.get("percentile_low", 1.0),
+                            config.get("percentile_high", 99.8)),
+            "target": config.get("target", "classes")}
+
+
+def read_for_model(path, channels: int = 1, normalize: str = "bitdepth",
+                   percentiles=(1.0, 99.8)) -> np.ndarray:
+    """An image file (PNG or TIFF, one image or a stack) as the model's input: float32
+    ``(N, channels, H, W)``, scaled as in training (:mod:`tinyunet.data.normalize`).
+
+    A colour image for a one-channel model becomes grey (``0.299 R + 0.587 G + 0.114 B``, as
+    Pillow's ``convert("L")``); a grey one for a three-channel model is repeated.
+    """
+    raw = read_image(path)
+    if raw.shape[1] == 3 and channels == 1:
+        luma = np.tensordot(np.array([0.299, 0.587, 0.114]), raw, axes=([0], [1]))
+        raw = np.round(luma).astype(raw.dtype)[:, None]
+    elif raw.shape[1] == 1 and channels == 3:
+        raw = np.repeat(raw, 3, axis=1)
+    if raw.shape[1] != channels:
+        raise DataError(f"{path} has {raw.shape[1]} channels but the model takes {channels}")
+    return normalize_image(raw, normalize, *percentiles)
 
 
 def mask_to_png(mask: np.ndarray, num_classes: int) -> np.ndarray:
@@ -192,22 +213,66 @@ def mask_to_png(mask: np.ndarray, num_classes: int) -> np.ndarray:
     return (np.asarray(mask) * step).astype(np.uint8)
 
 
-def predict_files(model, paths, out_dir, tile=None, overlap=None, overlay=False) -> list[Path]:
-    """Predict each image file; write ``<name>_mask.png`` (and ``<name>_overlay.png``)."""
-
+def predict_files(model, paths, out_dir, tile=None, overlap=None, overlay=False,
+                  instances=False, normalize="bitdepth", percentiles=(1.0, 99.8),
+                  method="split", report=print) -> list[Path]:
+    """Predict each image file; write ``<name>_mask.png`` (a stack: ``_mask.tif``), with
+    ``overlay`` ``<name>_overlay.png`` (one per page), with ``instances`` the 16-bit label
+    image ``<name>_instances.tif`` found by ``method``
+    (:func:`tinyunet.instances.from_prediction`), reporting each image's object count."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = getattr(model, "config", None) or {}
     channels, num_classes = config.get("in_channels", 1), config.get("num_classes", 2)
     written = []
     for path in map(Path, paths):
-        image = read_image(path, channels)
-        mask = predict(model, image, tile=tile, overlap=overlap)
-        target = out_dir / f"{path.stem}_mask.png"
-        Image.fromarray(mask_to_png(mask, num_classes)).save(target)
-        written.append(target)
-        if overlay:
-            target = out_dir / f"{path.stem}_overlay.png"
-            Image.fromarray(make_overlay(image, mask)).save(target)
-            written.append(target)
+        images = read_for_model(path, channels, normalize, percentiles)
+        masks = np.stack([predict(model, image, tile=tile, overlap=overlap) for image in images])
+        labels = np.stack([from_prediction(m, method) for m in masks]) if instances else None
+        if len(masks) == 1:
+            written.append(out_dir / f"{path.stem}_mask.png")
+            Image.fromarray(mask_to_png(masks[0], num_classes)).save(written[-1])
+        else:
+            written.append(write_tiff(out_dir / f"{path.stem}_mask.tif",
+                                      mask_to_png(masks, num_classes)))
+        if instances:
+            written.append(write_labels(out_dir / f"{path.stem}_instances.tif", labels[0]
+                                        if len(labels) == 1 else labels))
+            report(f"{path.name}: {sum(count(lab) for lab in labels)} objects")
+        if not overlay:
+            continue
+        for k, (image, mask) in enumerate(zip(images, masks)):
+            page = "" if len(masks) == 1 else f"_{k}"
+            written.append(out_dir / f"{path.stem}_overlay{page}.png")
+            outlined = None if labels is None else labels[k]
+            shown = make_overlay(np.clip(image, 0, 1), mask, instances=outlined)
+            Image.fromarray(shown).save(written[-1])
     return written
+
+
+def score_instances(image_paths, out_dir, truth_dir) -> str:
+    """Score each image's ``<name>_instances.tif`` against its true mask or label image in
+    ``truth_dir`` (named as in :mod:`tinyunet.data.folder`): a line per image, then the mean.
+    """
+    from .data.folder import MASK_SUFFIXES
+    from .data.targets import instances_of, mask_kind
+    from .instance_metrics import average_precision
+
+    lines, aps, ap50s = [], [], []
+    for path in map(Path, image_paths):
+        found = [p for s in MASK_SUFFIXES for ext in (".png", ".tif", ".tiff")
+                 if (p := Path(truth_dir) / f"{path.stem}{s}{ext}").exists()]
+        if not found:
+            raise DataError(f"--truth: no mask for {path.name} in {truth_dir}")
+        truths = read_mask(found[0])
+        kind, _ = mask_kind(np.unique(truths))
+        preds = read_mask(Path(out_dir) / f"{path.stem}_instances.tif")
+        for true, pred in zip(truths, preds):
+            true = instances_of(true, kind)
+            aps.append(average_precision(true, pred))
+            ap50s.append(average_precision(true, pred, [0.5]))
+            lines.append(f"{path.name}: {count(pred)} objects found, {count(true)} true; "
+                         f"AP {aps[-1]:.3f} (AP at IoU 0.5: {ap50s[-1]:.3f})")
+    lines.append(f"mean over {len(aps)} images: AP {np.mean(aps):.3f}, "
+                 f"AP at IoU 0.5 {np.mean(ap50s):.3f}")
+    return "\n".join(lines)

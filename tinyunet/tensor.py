@@ -15,18 +15,29 @@ import numpy as np
 
 from .backend import device_of, get_array_module, normalize_device, to_device
 
+NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats: what a tensor may hold
+
 
 def _as_array(data, dtype):
     xp = get_array_module(data)
     if dtype is not None:
-        return xp.asarray(data, dtype=dtype)
-    if isinstance(data, np.ndarray) or xp is not np:
-        return data
-    if isinstance(data, np.generic):  # a NumPy scalar (what a full reduction returns)
-        return np.asarray(data)
-    array = np.asarray(data)
-    if array.dtype.kind == "f" or array.dtype == object:
-        array = array.astype(np.float32)
+        array = xp.asarray(data, dtype=dtype)
+    elif isinstance(data, np.ndarray) or xp is not np:
+        array = data
+    elif isinstance(data, np.generic):  # a NumPy scalar (what a full reduction returns)
+        array = np.asarray(data)
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError:  # a ragged nest of lists: name it instead of NumPy's complaint
+            raise ValueError("Tensor: nested sequences must be rectangular (every row of one "
+                             "length), as for torch.tensor") from None
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+    if array.dtype.kind not in NUMERIC_KINDS:  # torch.tensor(["a"]) is a TypeError too
+        raise TypeError(f"Tensor: data must be numeric (bool, integer or floating point), got "
+                        f"dtype {array.dtype} (shape {array.shape}); strings, objects and "
+                        f"complex numbers cannot be tensors")
     return array
 
 
@@ -112,6 +123,19 @@ class Tensor:
 
     def numel(self) -> int:
         return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def contiguous(self) -> Tensor:
+        """Itself: the ops make their arrays contiguous where a kernel needs it."""
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (the gradient flows back unchanged)."""
+        from .ops import shape
+
+        return shape.cast(self, self.dtype)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -298,17 +322,17 @@ class Tensor:
     def tanh(self):
         return _act.tanh(self)
 
-    def softmax(self, dim):
-        return _act.softmax(self, dim)
+    def softmax(self, dim=None, dtype=None):
+        return _act.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim):
-        return _act.log_softmax(self, dim)
+    def log_softmax(self, dim=None, dtype=None):
+        return _act.log_softmax(self, dim, dtype=dtype)
 
-    def sum(self, dim=None, keepdim=False):
-        return _reduce.sum(self, dim, keepdim)
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        return _reduce.sum(self if dtype is None else _shape.cast(self, dtype), dim, keepdim)
 
-    def mean(self, dim=None, keepdim=False):
-        return _reduce.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        return _reduce.mean(self if dtype is None else _shape.cast(self, dtype), dim, keepdim)
 
     def max(self, dim=None, keepdim=False):
         return _reduce.max(self, dim, keepdim)

@@ -20,6 +20,8 @@ import argparse
 import sys
 
 from .bench import add_bench
+from .course import add_course
+from .data import add_data
 from .demo import add_demo
 from .export import add_export
 from .import_ import add_import
@@ -40,8 +42,8 @@ def add_diffuse(commands):
     add_diffuse_parser(commands)
 
 
-COMMANDS = [add_demo, add_train, add_predict, add_summary, add_lab, add_diffuse, add_bench,
-            add_export, add_import]
+COMMANDS = [add_demo, add_train, add_predict, add_data, add_summary, add_lab, add_diffuse,
+            add_bench, add_export, add_import, add_course]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,24 +2,43 @@
 
 Each transform is a small class called as ``t(image, mask, rng) -> (image, mask)`` with
 image ``(C, H, W)`` float, mask ``(H, W)`` integer, and ``rng`` a ``np.random.Generator``
-(the loader hands one per item, so augmentation is reproducible). Geometry is applied to both
-arrays identically; the mask is only ever copied or sampled at the nearest pixel, never
-interpolated, so it keeps exactly its set of classes.
+(the loader hands one per item, so augmentation is reproducible). ``mask`` may also be a
+tuple of ``(H, W)`` arrays that travel with the image — the target, the instance labels, the
+weight map — and comes back as a tuple. Geometry is applied to all arrays identically; masks
+are only ever copied or sampled at the nearest pixel, never interpolated, so a mask keeps
+exactly its set of classes.
 
 :class:`ElasticDeform` is the U-Net paper's key augmentation: "random displacement vectors on a
 coarse 3 by 3 grid ... sampled from a Gaussian distribution with 10 pixels standard deviation.
-Per-pixel displacements are then computed using bicubic interpolation."
+Per-pixel displacements are then computed using bicubic interpolation." The displacement
+field is upsampled here (:func:`cubic_upsample_matrix`, two small matrix products); sampling
+the image at the displaced positions is SciPy's ``map_coordinates``, and
+:func:`warp_bilinear` / :func:`warp_nearest` write that sampling out to show how it works
+(the tests hold them to SciPy).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 
-def _check(name: str, image: np.ndarray, mask: np.ndarray) -> None:
-    if image.ndim != 3 or mask.ndim != 2 or image.shape[1:] != mask.shape:
-        raise ValueError(f"{name}: expected image (C, H, W) and mask (H, W) of the same H, W; "
-                         f"got image {image.shape} and mask {mask.shape}")
+def _planes(mask) -> tuple[tuple, bool]:
+    """``(arrays, single)``: one mask or a tuple of them, as a tuple."""
+    if isinstance(mask, (tuple, list)):
+        return tuple(mask), False
+    return (mask,), True
+
+
+def _pack(planes, single: bool):
+    return planes[0] if single else tuple(planes)
+
+
+def _check(name: str, image: np.ndarray, mask) -> None:
+    for m in _planes(mask)[0]:
+        if image.ndim != 3 or m.ndim != 2 or image.shape[1:] != m.shape:
+            raise ValueError(f"{name}: expected image (C, H, W) and mask (H, W) of the same H, "
+                             f"W; got image {image.shape} and mask {m.shape}")
 
 
 class Compose:
@@ -48,13 +67,14 @@ class RandomCrop:
         self.size = int(size)
 
     def __call__(self, image, mask, rng):
-        H, W = mask.shape
+        planes, single = _planes(mask)
+        H, W = image.shape[-2:]
         if self.size > min(H, W):
             raise ValueError(f"RandomCrop: crop {self.size} is larger than the image {(H, W)}")
         y = int(rng.integers(H - self.size + 1))
         x = int(rng.integers(W - self.size + 1))
         window = (slice(y, y + self.size), slice(x, x + self.size))
-        return image[(slice(None), *window)], mask[window]
+        return image[(slice(None), *window)], _pack([m[window] for m in planes], single)
 
     def __repr__(self) -> str:
         return f"RandomCrop({self.size})"
@@ -69,11 +89,13 @@ class RandomFlip:
     def __call__(self, image, mask, rng):
         _check("RandomFlip", image, mask)
         flip_x, flip_y = rng.random(2) < self.p       # draw both, so the rng stream is fixed
+        planes, single = _planes(mask)
         if self.horizontal and flip_x:
-            image, mask = image[:, :, ::-1], mask[:, ::-1]
+            image, planes = image[:, :, ::-1], [m[:, ::-1] for m in planes]
         if self.vertical and flip_y:
-            image, mask = image[:, ::-1, :], mask[::-1, :]
-        return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+            image, planes = image[:, ::-1, :], [m[::-1, :] for m in planes]
+        return (np.ascontiguousarray(image),
+                _pack([np.ascontiguousarray(m) for m in planes], single))
 
     def __repr__(self) -> str:
         return f"RandomFlip(p={self.p}, horizontal={self.horizontal}, vertical={self.vertical})"
@@ -85,8 +107,9 @@ class RandomRot90:
     def __call__(self, image, mask, rng):
         _check("RandomRot90", image, mask)
         k = int(rng.integers(4))
-        image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k, axes=(0, 1))
-        return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+        planes, single = _planes(mask)
+        image = np.ascontiguousarray(np.rot90(image, k, axes=(1, 2)))
+        return image, _pack([np.ascontiguousarray(np.rot90(m, k)) for m in planes], single)
 
     def __repr__(self) -> str:
         return "RandomRot90()"
@@ -164,7 +187,9 @@ def _reflect(coord: np.ndarray, n: int) -> np.ndarray:
 
 
 def warp_bilinear(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Sample every channel of ``image (C, H, W)`` at float positions ``(ys, xs)`` bilinearly."""
+    """Sample every channel of ``image (C, H, W)`` at float positions ``(ys, xs)`` bilinearly,
+    mirrored at the borders: the teaching version of ``map_coordinates(order=1,
+    mode="mirror")``."""
     H, W = image.shape[1:]
     ys, xs = _reflect(ys, H), _reflect(xs, W)
     y0 = np.minimum(np.floor(ys).astype(int), H - 1)
@@ -177,7 +202,8 @@ def warp_bilinear(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarr
 
 
 def warp_nearest(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Sample ``mask (H, W)`` at the nearest pixel: values are copied, so classes survive."""
+    """Sample ``mask (H, W)`` at the nearest pixel: values are copied, so classes survive
+    (the teaching version of ``map_coordinates(order=0, mode="mirror")``)."""
     H, W = mask.shape
     yi = np.clip(np.rint(_reflect(ys, H)).astype(int), 0, H - 1)
     xi = np.clip(np.rint(_reflect(xs, W)).astype(int), 0, W - 1)
@@ -212,11 +238,15 @@ class ElasticDeform:
         _check("ElasticDeform", image, mask)
         if rng.random() >= self.p:
             return image, mask
-        H, W = mask.shape
+        H, W = image.shape[-2:]
         dy, dx = self.displacement((H, W), rng)
-        ys = np.arange(H, dtype=np.float64)[:, None] + dy
-        xs = np.arange(W, dtype=np.float64)[None, :] + dx
-        return warp_bilinear(image, ys, xs), warp_nearest(mask, ys, xs)
+        where = np.stack([np.arange(H, dtype=np.float64)[:, None] + dy,
+                          np.arange(W, dtype=np.float64)[None, :] + dx])
+        warped = np.stack([ndimage.map_coordinates(c, where, order=1, mode="mirror")
+                           for c in image]).astype(image.dtype, copy=False)
+        planes, single = _planes(mask)
+        return warped, _pack([ndimage.map_coordinates(m, where, order=0, mode="mirror")
+                              for m in planes], single)
 
     def __repr__(self) -> str:
         return f"ElasticDeform(sigma={self.sigma}, grid={self.grid}, p={self.p})"

@@ -1,141 +1,191 @@
-"""A folder of PNG images and masks, checked before the first epoch.
+"""A folder of images and masks — PNG or TIFF — checked before the first epoch.
 
 Layout::
 
-    root/images/a.png   root/masks/a.png
+    root/images/a.tif   root/masks/a.tif        (or a.png, a_mask.png, a_labels.tif, ...)
     root/images/b.png   root/masks/b.png
 
-Images are 8- or 16-bit PNGs, grayscale (returned ``(1, H, W)``) or RGB (``(3, H, W)``; an
-alpha channel is dropped), scaled to float32 in [0, 1] by the largest value of their bit depth.
-Masks are single-channel PNGs of class indices ``0..num_classes-1``; a binary mask saved as
-0/255 (or 0/65535 in 16 bits) reads as 0/1.
+A mask belongs to the image of the same name stem, optionally followed by ``_mask``,
+``_masks``, ``_label`` or ``_labels``. Images are 8-, 16- or 32-bit, grey or RGB, single
+images or multi-page stacks, whose pages are samples (:mod:`tinyunet.data.files`); a stack's
+mask is a stack of as many pages. Each image is scaled by :mod:`tinyunet.data.normalize`
+(per-image percentiles by default). Masks are class indices (binary: 0/1, 0/255, 0/65535) or
+instance labels, and training gets the target it asks for (:mod:`tinyunet.data.targets`).
 
-Everything that would otherwise fail mid-training is checked at construction, with errors that
-name the files: an empty folder, images without masks (and masks without images), an image and
-mask of different sizes, a mask with values that are not classes.
+Everything that would otherwise fail mid-training is checked at construction, and every
+problem found is reported at once, each with its file's name (``tinyunet data check DIR``
+prints the same list with the statistics around it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-_MASK_MODES = {"1", "L", "P", "I", "I;16", "I;16B", "I;16L"}
+from . import targets as T
+from .files import IMAGE_SUFFIXES, DataError, read_image, read_mask
+from .normalize import normalize
 
-
-def _read_image(path: Path) -> np.ndarray:
-    """PNG -> float32 ``(C, H, W)`` in [0, 1], C = 1 (grayscale) or 3 (colour)."""
-    with Image.open(path) as im:
-        if im.mode in ("I", "I;16", "I;16B", "I;16L"):          # 16-bit grayscale
-            return (np.asarray(im, dtype=np.float32) / 65535.0)[None]
-        if im.mode in ("1", "L", "LA"):
-            return (np.asarray(im.convert("L"), dtype=np.float32) / 255.0)[None]
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        return np.ascontiguousarray(rgb.transpose(2, 0, 1))
+MASK_SUFFIXES = ("", "_mask", "_masks", "_label", "_labels")
 
 
-def _read_mask(path: Path) -> np.ndarray:
-    """PNG -> its raw integer values ``(H, W)`` int64 (checked and mapped by the dataset)."""
-    with Image.open(path) as im:
-        if im.mode not in _MASK_MODES:
-            raise ValueError(f"FolderDataset: mask {path} has mode {im.mode!r}; masks must be "
-                             f"single-channel (8- or 16-bit grayscale or palette) PNGs")
-        return np.asarray(im).astype(np.int64)
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _size(path: Path) -> tuple[int, int]:
-    """(H, W) from the PNG header, without decoding the pixels."""
-    with Image.open(path) as im:
-        return im.height, im.width
+def find_pairs(root) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``(image, mask)`` paths under ``root/images`` and ``root/masks``, and the problems."""
+    root = Path(root)
+    image_dir, mask_dir = root / "images", root / "masks"
+    missing = [d for d in (image_dir, mask_dir) if not d.is_dir()]
+    if missing:
+        return [], [f"{d} is not a folder; expected {image_dir}/* and {mask_dir}/* "
+                    f"(PNG or TIFF)" for d in missing]
+    images, masks = _files(image_dir), _files(mask_dir)
+    if not images:
+        return [], [f"no image files (.png, .tif, .tiff) in {image_dir}"]
+    by_stem = {}
+    for m in masks:
+        by_stem.setdefault(m.stem, []).append(m)
+    pairs, problems, used = [], [], set()
+    for image in images:
+        found = [m for s in MASK_SUFFIXES for m in by_stem.get(image.stem + s, [])]
+        if not found:
+            problems.append(f"{image}: no mask for it in {mask_dir} (looked for "
+                            f"{image.stem}{{{','.join(MASK_SUFFIXES)}}}.png/.tif)")
+        elif len(found) > 1:
+            problems.append(f"{image}: more than one mask fits: "
+                            + ", ".join(m.name for m in found))
+        else:
+            pairs.append((image, found[0]))
+        used.update(found)
+    problems += [f"{m}: a mask without an image" for m in masks if m not in used]
+    return pairs, problems
+
+
+@dataclass
+class Pair:
+    """One image file and its mask, read and checked: raw pixels, labels, what was found."""
+
+    image_path: Path
+    mask_path: Path
+    raw: np.ndarray | None = None          # (N, C, H, W) as stored
+    mask: np.ndarray | None = None         # (N, H, W) int64 as stored
+    kind: str = ""                         # "classes", "binary" or "instances"
+    on: int | None = None                  # the "on" value of a binary 0/on mask
+    problems: list[str] = field(default_factory=list)
+
+
+def read_pair(image_path: Path, mask_path: Path, num_classes: int = 2) -> Pair:
+    """Read both files and check them against each other; problems name the file.
+    ``num_classes``: what the masks may hold (2: any mask reads, a binary one or labels)."""
+    pair = Pair(Path(image_path), Path(mask_path))
+    try:
+        pair.raw = read_image(image_path)
+        pair.mask = read_mask(mask_path)
+    except DataError as err:
+        pair.problems.append(str(err))
+        return pair
+    if pair.raw.shape[0] != pair.mask.shape[0] or pair.raw.shape[2:] != pair.mask.shape[1:]:
+        pair.problems.append(
+            f"size mismatch: {image_path} is (pages, H, W) = "
+            f"{(pair.raw.shape[0], *pair.raw.shape[2:])} but {mask_path} is "
+            f"{pair.mask.shape}")
+    if pair.raw.dtype.kind == "f" and not np.isfinite(pair.raw).all():
+        pair.problems.append(f"{image_path}: {int((~np.isfinite(pair.raw)).sum())} pixels are "
+                             f"NaN or infinite")
+    try:
+        pair.kind, pair.on = T.mask_kind(np.unique(pair.mask), num_classes)
+    except ValueError as err:
+        pair.problems.append(f"mask {mask_path} {err}")
+    return pair
 
 
 class FolderDataset:
-    """``root/images/*.png`` with ``root/masks/*.png`` of the same names, as a map-style dataset.
+    """``root/images/*`` with ``root/masks/*`` (PNG or TIFF), one item per image or page.
 
-    ``dataset[i]`` returns ``(image (C, H, W) float32, mask (H, W) int64)`` for the i-th name
-    in sorted order, passed through ``transform(image, mask, rng)`` when one is given. The
-    dataset's rng is seeded once, so the random draws depend on the order of access; for
-    augmentation that is reproducible per epoch, give the transform to the
-    :class:`~tinyunet.data.DataLoader` instead.
+    ``dataset[i]`` returns ``(image (C, H, W) float32, target (H, W) int64)``, plus the
+    instance labels ``(H, W)`` int32 when ``instances=True``, passed through
+    ``transform(image, masks, rng)`` when one is given (``masks``: the target, or the tuple
+    of target and labels). Items are read once and kept in memory.
 
     Args:
         root: folder holding ``images/`` and ``masks/``.
         transform: optional ``t(image, mask, rng) -> (image, mask)``.
-        num_classes: masks may hold 0..num_classes-1 (default 2: a binary mask, 0/1 or 0/255).
+        num_classes: the classes of the target (2: background and object).
         seed: seed of the rng handed to ``transform``.
+        instances: also return the instance labels (a class mask's connected components).
+        normalize: ``"percentile"`` (default), ``"bitdepth"`` or ``"none"``
+            (:mod:`tinyunet.data.normalize`); ``percentiles`` its (low, high).
+        target: ``"classes"`` (the mask's classes; instance labels become foreground),
+            ``"separated"`` (foreground with a background line where objects touch) or
+            ``"three_class"`` (background, interior, boundary).
     """
 
-    def __init__(self, root, transform=None, num_classes: int = 2, seed: int = 0):
-        self.root = Path(root)
-        self.transform = transform
-        self.num_classes = num_classes
+    def __init__(self, root, transform=None, num_classes: int = 2, seed: int = 0,
+                 instances: bool = False, normalize: str = "percentile",
+                 percentiles: tuple[float, float] = (1.0, 99.8), target: str = "classes"):
+        if target not in T.TARGETS + ("separated",):
+            raise ValueError(f"FolderDataset: unknown target {target!r}; choose from "
+                             f"{T.TARGETS + ('separated',)}")
+        if target != "classes" and num_classes != (3 if target == "three_class" else 2):
+            raise ValueError(f"FolderDataset: target {target!r} has "
+                             f"{3 if target == 'three_class' else 2} classes, but "
+                             f"num_classes={num_classes}")
+        self.root, self.transform, self.num_classes = Path(root), transform, num_classes
         self.rng = np.random.default_rng(seed)
-        image_dir, mask_dir = self.root / "images", self.root / "masks"
-        for d in (image_dir, mask_dir):
-            if not d.is_dir():
-                raise FileNotFoundError(f"FolderDataset: {d} is not a folder; expected "
-                                        f"{self.root}/images/*.png and {self.root}/masks/*.png")
-        images = {p.name for p in image_dir.glob("*.png")}
-        masks = {p.name for p in mask_dir.glob("*.png")}
-        if not images and not masks:
-            raise ValueError(f"FolderDataset: no PNG files in {image_dir} or {mask_dir}")
-        no_mask, no_image = sorted(images - masks), sorted(masks - images)
-        if no_mask or no_image:
-            raise ValueError(
-                "FolderDataset: images and masks must come in pairs of the same name; "
-                + "; ".join(f"{what}: {_shorten(names)}"
-                            for what, names in (("images without a mask", no_mask),
-                                                ("masks without an image", no_image)) if names))
-        self.names = sorted(images)
-        self.image_paths = [image_dir / n for n in self.names]
-        self.mask_paths = [mask_dir / n for n in self.names]
-        self.binary_max = {}                 # mask file -> the "on" value of a 0/max mask
-        for image_path, mask_path in zip(self.image_paths, self.mask_paths):
-            self._check_pair(image_path, mask_path)
-
-    def _check_pair(self, image_path: Path, mask_path: Path) -> None:
-        """Raise if the pair differs in size or the mask holds values that are not classes."""
-        image_size, mask_size = _size(image_path), _size(mask_path)
-        if image_size != mask_size:
-            raise ValueError(f"FolderDataset: size mismatch: {image_path} is (H, W) = "
-                             f"{image_size} but {mask_path} is {mask_size}")
-        values = np.unique(_read_mask(mask_path))
-        classes = np.arange(self.num_classes)
-        if np.isin(values, classes).all():
-            return
-        for on in (255, 65535):              # a binary mask saved as 0/255 or 0/65535
-            if np.isin(values, (0, on)).all():
-                self.binary_max[mask_path] = on
-                return
-        bad = values[~np.isin(values, classes)]
-        raise ValueError(
-            f"FolderDataset: mask {mask_path} has unexpected values {_shorten(bad.tolist())} "
-            f"(all its values: {_shorten(values.tolist())}); expected class indices "
-            f"0..{self.num_classes - 1} (num_classes={self.num_classes}) or a binary 0/255 mask")
+        self.instances, self.target = instances, target
+        self.normalize, self.percentiles = normalize, tuple(percentiles)
+        paths, problems = find_pairs(self.root)
+        holds = num_classes if target == "classes" else 2      # else: labels, or a binary mask
+        pairs = [read_pair(i, m, holds) for i, m in paths]
+        problems += [p for pair in pairs for p in pair.problems]
+        if problems:
+            raise DataError(f"FolderDataset {self.root}: {len(problems)} problem(s):\n  "
+                            + "\n  ".join(problems))
+        self.names = [pair.image_path.name for pair in pairs]
+        self.image_paths = [pair.image_path for pair in pairs]
+        self.mask_paths = [pair.mask_path for pair in pairs]
+        self.samples = [(pair, page) for pair in pairs for page in range(len(pair.mask))]
+        self._cache: dict[int, tuple] = {}
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self.samples)
+
+    def sample_name(self, i: int) -> str:
+        pair, page = self.samples[i]
+        return str(pair.image_path) + (f" (page {page})" if len(pair.mask) > 1 else "")
 
     def __getitem__(self, i: int):
         if not -len(self) <= i < len(self):
             raise IndexError(f"FolderDataset: index {i} out of range for {len(self)} items")
-        image = _read_image(self.image_paths[i])
-        mask = _read_mask(self.mask_paths[i])
-        on = self.binary_max.get(self.mask_paths[i])
-        if on is not None:
-            mask = (mask == on).astype(np.int64)
+        i = int(i) % len(self)
+        if i not in self._cache:
+            self._cache[i] = self._load(i)
+        image, target, labels = self._cache[i]
+        masks = (target, labels) if self.instances else target
         if self.transform is not None:
-            image, mask = self.transform(image, mask, self.rng)
-        return image, mask
+            image, masks = self.transform(image, masks, self.rng)
+        return (image, *masks) if self.instances else (image, masks)
+
+    def _load(self, i: int) -> tuple:
+        """(image, target, labels) of sample i, computed once."""
+        pair, page = self.samples[i]
+        image = normalize(pair.raw[page], self.normalize, *self.percentiles)
+        mask = pair.mask[page]
+        labels = T.instances_of(mask, pair.kind)
+        if self.target == "three_class":
+            target = T.three_class(labels)
+        elif self.target == "separated":
+            target = T.foreground(T.separated(labels))
+        elif pair.kind == "classes":
+            target = mask
+        else:                               # a 0/on mask, or instance labels: the foreground
+            target = T.foreground(labels)
+        return image, target, labels
 
     def __repr__(self) -> str:
-        return f"FolderDataset({str(self.root)!r}, {len(self)} pairs)"
-
-
-def _shorten(items, limit: int = 10) -> str:
-    """``"a, b, c"``: the first ``limit`` items and how many more, so an error stays readable."""
-    items = [str(x) for x in items]
-    more = [f"... ({len(items) - limit} more)"] if len(items) > limit else []
-    return ", ".join(items[:limit] + more)
+        return f"FolderDataset({str(self.root)!r}, {len(self)} samples)"

@@ -29,7 +29,9 @@ class DataLoader:
         shuffle: a fresh permutation each epoch, drawn from ``(seed, epoch)``.
         seed: seeds the order and the augmentation.
         drop_last: drop the last batch when it is smaller than ``batch_size``.
-        transform: optional ``t(image, mask, rng) -> (image, mask)`` applied to each item.
+        transform: optional ``t(image, mask, rng) -> (image, mask)`` applied to each item;
+            an item with more entries (instance labels, a weight map) hands them to it as a
+            tuple of masks, moved together with the image (:mod:`tinyunet.data.augment`).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, seed: int = 0,
@@ -60,11 +62,11 @@ class DataLoader:
         item = self.dataset[int(index)]
         if self.transform is None:
             return item
-        if len(item) != 2:
-            raise ValueError(f"DataLoader: transform takes (image, mask) but dataset items have "
-                             f"{len(item)} entries; apply it in the dataset instead")
         rng = np.random.default_rng((self.seed, self.epoch, int(index)))
-        return self.transform(*item, rng)
+        if len(item) == 2:
+            return self.transform(*item, rng)
+        image, masks = self.transform(item[0], tuple(item[1:]), rng)
+        return (image, *masks)
 
     def __iter__(self):
         order = self.order(self.epoch)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..ops.interpolate import interpolate
 from ..tensor import Tensor
-from .weights import label_components
+from .targets import components
 
 VOCAB = ("<null>", "small", "big", "circle", "square", "triangle")
 SIZES = ("small", "big")
@@ -107,7 +107,7 @@ class ShapesDataset:
 
 def _holes(blob: np.ndarray) -> np.ndarray:
     """Background pixels enclosed by ``blob``: components of the rest that miss the border."""
-    rest = label_components(~blob)
+    rest = components(~blob)
     border = np.unique(np.concatenate([rest[0], rest[-1], rest[:, 0], rest[:, -1]]))
     return (rest > 0) & ~np.isin(rest, border)
 
@@ -126,7 +126,7 @@ def classify_shape(image, threshold: float = 0.5, upsample: int = 4) -> str | No
     image = image.reshape(image.shape[-2:])
     fine = interpolate(Tensor(image[None, None]), scale_factor=upsample, mode="bilinear",
                        align_corners=False).numpy()[0, 0]
-    labels = label_components(fine > threshold)
+    labels = components(fine > threshold)
     if labels.max() == 0:
         return None
     blob = labels == np.bincount(labels.ravel())[1:].argmax() + 1

@@ -29,6 +29,8 @@ import math
 
 import numpy as np
 
+from .targets import boundary
+
 
 def gaussian_kernel1d(sigma: float) -> np.ndarray:
     """Normalised samples of ``exp(-x^2 / (2 sigma^2))`` for ``|x| <= ceil(3 sigma)``."""
@@ -57,15 +59,6 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     p = np.pad(image, r, mode="reflect")
     rows = sum(w * p[j:j + H, :] for j, w in enumerate(k))      # along y: (H, W + 2r)
     return sum(w * rows[:, j:j + W] for j, w in enumerate(k))   # along x: (H, W)
-
-
-def boundary(labels: np.ndarray) -> np.ndarray:
-    """Cell pixels with a 4-neighbour of a different label (edges of the image don't count)."""
-    p = np.pad(labels, 1, mode="edge")
-    c = p[1:-1, 1:-1]
-    differs = ((p[:-2, 1:-1] != c) | (p[2:, 1:-1] != c)
-               | (p[1:-1, :-2] != c) | (p[1:-1, 2:] != c))
-    return differs & (labels > 0)
 
 
 _HARMONICS = np.arange(2, 5)                                 # k = 2, 3, 4

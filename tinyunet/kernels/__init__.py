@@ -37,18 +37,30 @@ conv.py
     (The input-gradient of conv2d *is* conv_transpose2d and the input-gradient of
     conv_transpose2d *is* conv2d: the adjoint pair is written once.)
 pool.py
-    max_pool2d(x, kernel_size, stride, padding) -> (y, argmax)
+    max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode) -> (y, argmax)
         argmax int64 (N, C, H_out, W_out): flat index h * W + w into the input plane, as
         PyTorch's ``return_indices``. Ties go to the first maximum in row-major order; a NaN
-        wins (propagates), as in PyTorch.
+        wins (propagates), as in PyTorch. ``ceil_mode`` (a bool) rounds the output size up.
     max_pool2d_backward(grad_y, argmax, input_shape) -> grad_x
-    avg_pool2d(x, kernel_size, stride, padding, count_include_pad) -> y
-    avg_pool2d_backward(grad_y, input_shape, kernel_size, stride, padding, count_include_pad)
+    avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+               divisor_override) -> y
+        ``divisor_override`` is None or a non-zero int.
+    avg_pool2d_backward(grad_y, input_shape, kernel_size, stride, padding, count_include_pad,
+                        divisor_override) -> grad_x
+        (no ceil_mode: grad_y's shape already says how many windows there are)
+    adaptive_avg_pool2d(x, out_size) -> y
+    adaptive_avg_pool2d_backward(grad_y, input_shape) -> grad_x
 interpolate.py
-    upsample_nearest2d(x, out_size, scales) -> y
-        src = min(floor(dst * scale), in - 1), scales = (sH, sW) input/output ratios chosen
-        by the op layer exactly as PyTorch chooses them.
-    upsample_nearest2d_backward(grad_y, input_shape, scales) -> grad_x
+    upsample_nearest2d(x, out_size, scales, exact) -> y
+        src = min(floor(dst * scale), in - 1), or floor((dst + 0.5) * scale) with ``exact``
+        (mode "nearest-exact"); scales = (sH, sW) input/output ratios chosen by the op layer
+        exactly as PyTorch chooses them.
+    upsample_nearest2d_backward(grad_y, input_shape, scales, exact) -> grad_x
     upsample_bilinear2d(x, out_size, align_corners, scales) -> y
     upsample_bilinear2d_backward(grad_y, input_shape, align_corners, scales) -> grad_x
+    upsample_bicubic2d(x, out_size, align_corners, scales) -> y
+        Keys' cubic convolution (a = -0.75) over 4 x 4 taps, clamped at the borders.
+    upsample_bicubic2d_backward(grad_y, input_shape, align_corners, scales) -> grad_x
+    (interpolate's other modes reuse these: "linear" is bilinear on a height-1 image, 3-D
+    inputs take two 2-D passes, and "area" is pool.py's adaptive_avg_pool2d.)
 """

@@ -121,6 +121,7 @@ class UNet(nn.Module):
 
     def forward(self, x):
         self.check_size(x)
+        # BEGIN SOLUTION task=5.1 hint="save each encoder map before pooling; decode them reversed"
         saved = []
         for block, pool in zip(self.encoder, self.pool):
             x = block(x)
@@ -133,6 +134,7 @@ class UNet(nn.Module):
                 x = self.skip[k](x, saved[k])  # context from below + detail from the side
             x = self.decoder[k](x)
         return self.head(x)
+        # END SOLUTION
 
 
 def EncoderDecoder(**kwargs) -> UNet:  # noqa: N802  (a model constructor, named like a class)

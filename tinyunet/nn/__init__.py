@@ -15,12 +15,13 @@ from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, DiceCELoss, DiceLoss, MSELoss
 from .module import Module, Parameter
 from .norm import BatchNorm2d, GroupNorm
-from .pool import AvgPool2d, MaxPool2d, Upsample
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, Upsample
 from .upsample import PixelShuffle, PixelUnshuffle, SubPixelUpsample, icnr_
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList",
-    "Conv2d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d", "Upsample",
+    "Conv2d", "ConvTranspose2d", "Linear",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
     "PixelShuffle", "PixelUnshuffle", "SubPixelUpsample", "icnr_",
     "BatchNorm2d", "GroupNorm",
     "ReLU", "LeakyReLU", "SiLU", "Sigmoid", "Tanh", "Identity", "Dropout",

@@ -4,8 +4,12 @@ The arithmetic lives in ``tinyunet.ops.conv``; a layer owns its Parameters and i
 them as PyTorch does, ``kaiming_uniform_(a=sqrt(5))`` for the weight (U(-b, b) with
 b = 1/sqrt(fan_in)) and U(-b, b) for the bias with the same b. Weight layouts are PyTorch's:
 
-    Conv2d           (C_out, C_in, kH, kW)
-    ConvTranspose2d  (C_in, C_out, kH, kW)   (so its fan_in, from dim 1, counts C_out)
+    Conv2d           (C_out, C_in / groups, kH, kW)
+    ConvTranspose2d  (C_in, C_out / groups, kH, kW)   (so its fan_in, from dim 1, counts C_out)
+
+Conv2d's ``padding_mode`` other than "zeros" ("reflect", "replicate", "circular") pads the
+input with ``F.pad`` in that mode first and then convolves without padding, as PyTorch does:
+the border sees mirrored, repeated or wrapped-around pixels instead of zeros.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ from __future__ import annotations
 import math
 
 from ..ops.conv import conv2d, conv_transpose2d, conv_transpose2d_output_size
+from ..ops.conv_shapes import same_padding
+from ..ops.pad import pad
 from . import init
 from .module import Module, Parameter, _empty
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _pair(value):
@@ -31,18 +39,22 @@ class _Conv(Module):
                  output_padding, groups, bias, padding_mode, weight_shape, device, dtype):
         super().__init__()
         name = type(self).__name__
-        if groups != 1:
-            raise NotImplementedError(f"{name}: groups={groups} is not supported (only 1)")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not "
-                                      "supported (only 'zeros')")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
+                             f"{padding_mode!r}")
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must be positive")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
-        self.output_padding, self.groups, self.padding_mode = output_padding, 1, padding_mode
+        if self.padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"{name}: padding='same' is not supported for strided "
+                             f"convolutions (stride={self.stride})")
+        self.output_padding, self.groups, self.padding_mode = output_padding, groups, padding_mode
         self.weight = Parameter(_empty(weight_shape(self.kernel_size), device, dtype))
         if bias:
             self.bias = Parameter(_empty((out_channels,), device, dtype))
@@ -66,24 +78,44 @@ class _Conv(Module):
             s += f", dilation={self.dilation}"
         if self.output_padding != (0, 0):
             s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
 class Conv2d(_Conv):
     """``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-    groups=1, bias=True, padding_mode="zeros")``; ``padding`` may be "same" or "valid"."""
+    groups=1, bias=True, padding_mode="zeros")``; ``padding`` may be "same" or "valid";
+    ``padding_mode`` is "zeros", "reflect", "replicate" or "circular"."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
                  dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          (0, 0), groups, bias, padding_mode,
-                         lambda k: (out_channels, in_channels, *k), device, dtype)
+                         lambda k: (out_channels, in_channels // groups, *k), device, dtype)
 
     def forward(self, x):
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        if self.padding_mode == "zeros":
+            return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups)
+        return conv2d(pad(x, self._pad_widths(), mode=self.padding_mode), self.weight,
+                      self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def _pad_widths(self):
+        """F.pad's (left, right, top, bottom) for this layer's padding."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            (ph, pw), (eh, ew) = same_padding(type(self).__name__, self.kernel_size,
+                                              self.stride, self.dilation)
+            return (pw, pw + ew, ph, ph + eh)  # an odd total: the extra row at the bottom
+        ph, pw = self.padding
+        return (pw, pw, ph, ph)
 
 
 class ConvTranspose2d(_Conv):
@@ -97,9 +129,12 @@ class ConvTranspose2d(_Conv):
         if isinstance(padding, str):
             raise ValueError(f"ConvTranspose2d: padding must be an int or a pair of ints, got "
                              f"{padding!r}")
+        if padding_mode != "zeros":
+            raise ValueError(f'ConvTranspose2d: only padding_mode "zeros" is supported (as in '
+                             f"PyTorch), got {padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          _pair(output_padding), groups, bias, padding_mode,
-                         lambda k: (in_channels, out_channels, *k), device, dtype)
+                         lambda k: (in_channels, out_channels // groups, *k), device, dtype)
 
     def forward(self, x, output_size=None):
         """``output_size`` (e.g. the skip tensor's shape) picks the output_padding that
@@ -108,7 +143,7 @@ class ConvTranspose2d(_Conv):
         if output_size is not None:
             output_padding = self._output_padding(x, tuple(output_size)[-2:])
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                output_padding, self.dilation)
+                                output_padding, self.groups, self.dilation)
 
     def _output_padding(self, x, target):
         natural = conv_transpose2d_output_size(tuple(x.shape[-2:]), self.kernel_size,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.embedding import embedding, timestep_embedding
+from ..tensor import Tensor
 from . import init
 from .activation import SiLU
 from .linear import Linear
@@ -21,12 +22,20 @@ from .module import Module, Parameter, _empty
 
 
 class Embedding(Module):
-    """``Embedding(num_embeddings, embedding_dim, padding_idx=None)``: weight (V, D) drawn from
-    N(0, 1) as in PyTorch; the ``padding_idx`` row starts at zero and is never trained."""
+    """``Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+    norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False)``:
+    weight (V, D) drawn from N(0, 1) as in PyTorch (or ``_weight``, frozen by ``_freeze``);
+    the ``padding_idx`` row starts at zero and is never trained. The other options are
+    ``ops.embedding.embedding``'s (``sparse=True`` is refused there)."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 device=None, dtype=None):
+                 max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight=None, _freeze: bool = False, device=None,
+                 dtype=None):
         super().__init__()
+        if sparse:
+            raise NotImplementedError("Embedding: sparse=True is not supported (tinyunet has "
+                                      "no sparse tensors)")
         if num_embeddings < 1 or embedding_dim < 1:
             raise ValueError(f"Embedding: num_embeddings ({num_embeddings}) and embedding_dim "
                              f"({embedding_dim}) must be positive")
@@ -36,9 +45,18 @@ class Embedding(Module):
                                  f"[-{num_embeddings}, {num_embeddings})")
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.padding_idx = padding_idx
-        self.weight = Parameter(_empty((num_embeddings, embedding_dim), device, dtype))
-        self.reset_parameters()
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = Parameter(_empty((num_embeddings, embedding_dim), device, dtype))
+            self.reset_parameters()
+        else:
+            data = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            if tuple(data.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {tuple(data.shape)}, expected "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(data)
+        self.weight.requires_grad = not _freeze
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
@@ -46,7 +64,8 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices):
-        return embedding(indices, self.weight, self.padding_idx)
+        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

@@ -10,18 +10,23 @@ Class weights are registered as buffers, as in PyTorch, so ``state_dict`` has th
 
 from __future__ import annotations
 
+from ..ops.cross_entropy import cross_entropy
 from ..ops.dice import dice_ce_loss, dice_loss
-from ..ops.loss import _check_reduction, binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from ..ops.loss import binary_cross_entropy_with_logits, mse_loss
+from ..ops.loss_checks import _check_reduction, legacy_reduction
 from .module import Module
 
 
 class CrossEntropyLoss(Module):
-    """Softmax cross-entropy over dim 1; ``forward(logits, target, pixel_weight=None)`` takes the
+    """``CrossEntropyLoss(weight=None, size_average=None, ignore_index=-100, reduce=None,
+    reduction="mean", label_smoothing=0.0)``: softmax cross-entropy over dim 1, against class
+    indices or probabilities; ``forward(logits, target, pixel_weight=None)`` takes the
     original U-Net's per-pixel weight map as an optional third argument."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0):
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction)
         _check_reduction("CrossEntropyLoss", reduction)
         self.register_buffer("weight", weight)
         self.ignore_index, self.reduction = ignore_index, reduction
@@ -38,10 +43,14 @@ class CrossEntropyLoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
-    """Sigmoid + binary cross-entropy in one stable step; target of the logits' shape."""
+    """``BCEWithLogitsLoss(weight=None, size_average=None, reduce=None, reduction="mean",
+    pos_weight=None)``: sigmoid + binary cross-entropy in one stable step; target of the
+    logits' shape."""
 
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
         super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction)
         _check_reduction("BCEWithLogitsLoss", reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
@@ -57,10 +66,12 @@ class BCEWithLogitsLoss(Module):
 
 
 class MSELoss(Module):
-    """Mean squared error (the diffusion model's loss on predicted noise)."""
+    """``MSELoss(size_average=None, reduce=None, reduction="mean")``: mean squared error (the
+    diffusion model's loss on predicted noise)."""
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction)
         _check_reduction("MSELoss", reduction)
         self.reduction = reduction
 

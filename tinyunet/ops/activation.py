@@ -7,12 +7,22 @@ silu(x) = x sigmoid(x)                silu' = s (1 + x (1 - s))
 leaky_relu(x) = x if x > 0 else a x
 softmax(x)_i = e^{x_i} / sum_j e^{x_j}   (computed after subtracting max x: same value, no overflow)
 log_softmax(x) = x - logsumexp(x)     d/dx: g - softmax(x) * sum(g)
+
+The signatures are PyTorch's. ``inplace=True`` is accepted and has no effect: tinyunet never
+overwrites an input (a backward may still need it), so the result is always a new tensor.
+softmax's ``dtype`` casts the input first (to compute a float16 model's softmax in float32).
 """
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
 from ..backend import get_array_module, kernels
 from ..function import Function
+from ..tensor import Tensor
+from .shape import cast
 
 
 class ReLU(Function):
@@ -95,6 +105,10 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = get_array_module(x)
+        if x.size == 0:  # nothing to normalise (and max() of nothing is undefined)
+            ctx.save_for_backward(x)
+            ctx.dim = dim
+            return x.copy()
         e = xp.exp(x - x.max(axis=dim, keepdims=True))
         p = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(p)
@@ -112,6 +126,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = get_array_module(x)
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.dim = dim
+            return x.copy()
         shifted = x - x.max(axis=dim, keepdims=True)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
@@ -125,35 +143,62 @@ class LogSoftmax(Function):
         return grad - softmax * grad.sum(axis=ctx.dim, keepdims=True)
 
 
-def relu(x):
-    return ReLU.apply(x)
+def relu(input, inplace=False):
+    return ReLU.apply(input)
 
 
-def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU.apply(x, negative_slope=negative_slope)
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
 
 
-def sigmoid(x):
-    return Sigmoid.apply(x)
+def sigmoid(input):
+    return Sigmoid.apply(input)
 
 
-def tanh(x):
-    return Tanh.apply(x)
+def tanh(input):
+    return Tanh.apply(input)
 
 
-def silu(x):
-    return SiLU.apply(x)
+def silu(input, inplace=False):
+    return SiLU.apply(input)
 
 
-def _dim(dim, ndim):
-    if not -ndim <= dim < ndim:
-        raise IndexError(f"dim {dim} is out of range for a tensor of {ndim} dimensions")
-    return dim % ndim
+def _dim(dim, ndim, op):
+    """``dim`` as an axis; a 0-d tensor has the one axis -1 == 0, as in PyTorch. ``None`` is
+    PyTorch's legacy implicit choice: dim 0 for 0-, 1- and 3-D inputs, else dim 1."""
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: the implicit choice of dim is deprecated (as in PyTorch); pass "
+                      f"dim={dim} explicitly", UserWarning, stacklevel=4)
+        return dim
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % n
 
 
-def softmax(x, dim):
-    return Softmax.apply(x, dim=_dim(dim, x.ndim))
+def _prepared(x, dim, dtype, op):
+    """x as a Tensor (cast to ``dtype`` first if given, as torch does), a 0-d input as 1-d."""
+    x = Tensor._lift(x)
+    if dtype is not None:
+        x = cast(x, np.dtype(dtype))
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} (pass "
+                        f"dtype=np.float32 to cast it)")
+    return x, _dim(dim, x.ndim, op)
 
 
-def log_softmax(x, dim):
-    return LogSoftmax.apply(x, dim=_dim(dim, x.ndim))
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``softmax(x)_i = e^{x_i} / sum_j e^{x_j}`` along ``dim``; ``dtype`` casts x first."""
+    x, axis = _prepared(input, dim, dtype, "softmax")
+    if x.ndim == 0:
+        return Softmax.apply(x.reshape(1), dim=0).reshape(())
+    return Softmax.apply(x, dim=axis)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``log_softmax(x) = x - logsumexp(x)`` along ``dim``; ``dtype`` casts x first."""
+    x, axis = _prepared(input, dim, dtype, "log_softmax")
+    if x.ndim == 0:
+        return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
+    return LogSoftmax.apply(x, dim=axis)

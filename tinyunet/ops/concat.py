@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from .shape import getitem
 
 
+# BEGIN SOLUTION task=3.3 hint="the backward splits grad where each input was placed"
 class Cat(Function):
     """y = [x_1, x_2, ...] along ``dim``;  dL/dx_k = the slice of dL/dy where x_k was placed."""
 
@@ -34,6 +35,7 @@ class Cat(Function):
         return tuple(get_array_module(grad).split(grad, ends, axis=ctx.dim))
 
 
+# END SOLUTION
 class Stack(Function):
     """y[..., k, ...] = x_k along a new ``dim``;  dL/dx_k = dL/dy[..., k, ...]."""
 
@@ -66,12 +68,24 @@ def _dim(dim, ndim, op):
     return dim % ndim
 
 
-def cat(tensors, dim=0):
+def _refuse_out(op, out):
+    if out is not None:
+        raise NotImplementedError(f"{op}: out= is not supported (tinyunet never writes into an "
+                                  "existing tensor); use the returned tensor")
+
+
+def cat(tensors, dim=0, *, out=None):
     """Concatenate along an existing ``dim`` (negative counts from the end), as ``torch.cat``.
 
     Every other dimension must match. The classic U-Net mismatch -- a larger encoder map
-    beside a smaller decoder map -- is fixed with ``center_crop`` (or ``pad``).
+    beside a smaller decoder map -- is fixed with ``center_crop`` (or ``pad``). As in PyTorch,
+    an empty 1-D tensor (shape (0,)) may sit beside tensors of any shape and is skipped.
     """
+    _refuse_out("cat", out)
+    if isinstance(tensors, (list, tuple)) and tensors:
+        lifted = [Tensor._lift(t) for t in tensors]
+        kept = [t for t in lifted if t.shape != (0,)]
+        tensors = kept if kept else lifted[:1]
     tensors = _tensors(tensors, "cat")
     ndim = tensors[0].ndim
     if ndim == 0:
@@ -93,8 +107,9 @@ def cat(tensors, dim=0):
     return Cat.apply(*tensors, dim=dim)
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=0, *, out=None):
     """Stack equal-shaped tensors along a new ``dim``, as ``torch.stack``."""
+    _refuse_out("stack", out)
     tensors = _tensors(tensors, "stack")
     if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got shapes "
@@ -121,5 +136,7 @@ def center_crop(x, size):
     if not (0 < h <= H and 0 < w <= W):
         raise ValueError(f"center_crop: crop size {(h, w)} must be positive and no larger than "
                          f"the input's spatial size {(H, W)} (input shape {x.shape})")
+    # BEGIN SOLUTION task=3.3 hint="round((H - h) / 2) rows above, then a slice (getitem)"
     top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
     return getitem(x, (Ellipsis, slice(top, top + h), slice(left, left + w)))
+    # END SOLUTION

@@ -12,72 +12,48 @@ So ``Conv2d.backward`` calls the conv_transpose2d kernel and ``ConvTranspose2d.b
 calls the conv2d kernel; nothing is derived twice. (tests/test_conv.py checks the identity
 <conv2d(x, w), y> == <x, conv_transpose2d(y, w)>.)
 
-The loops live in the kernel sets (``tinyunet.kernels``); this file checks arguments, names
-the shapes in its errors, and wires forward to backward.
+With ``groups`` = G the channels split into G independent convolutions: group g reads input
+channels ``g C_in/G .. (g+1) C_in/G - 1`` and writes output channels ``g C_out/G ..``, so the
+weight is (C_out, C_in/G, kH, kW) (transposed: (C_in, C_out/G, kH, kW)). ``groups = C_in``
+is a *depthwise* conv: one filter per channel, no mixing. The kernels know nothing of groups:
+``_per_group`` cuts the arrays into the G groups, runs the kernel on each and joins the
+results, and the adjoint pair holds group by group.
+
+The loops live in the kernel sets (``tinyunet.kernels``); the shapes and the checks that name
+them live in ``conv_shapes.py``; this file wires forward to backward.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..backend import get_array_module, kernels
 from ..function import Function
 from ..tensor import Tensor
+from .conv_shapes import (
+    check_channels,
+    conv2d_output_size,
+    conv_inputs,
+    conv_transpose2d_output_size,
+    same_padding,
+)
 from .pairs import pair
 
-# ----- shapes -------------------------------------------------------------------------------
+# ----- groups -------------------------------------------------------------------------------
 
 
-def conv2d_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    """Spatial size of ``conv2d``'s output, for one dimension (ints) or both (pairs).
+def _per_group(fn, groups, pieces, axis):
+    """``fn`` applied group by group and the results joined along ``axis``.
 
-    ``out = floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``
-
-    ``dilation*(kernel_size - 1) + 1`` is the span of the (dilated) kernel; the kernel fits at
-    ``size + 2*padding - span`` shifted positions past the first, of which every stride-th is
-    kept. The floor drops the last ``stride - 1`` rows when no window reaches them, so
-    different input sizes can give the same output: with kernel 3, stride 2, padding 1, both
-    7 and 8 give 4. That is why a transposed convolution, which goes from 4 back up, cannot
-    know whether to produce 7 or 8, and takes ``output_padding`` to choose.
-
-    >>> conv2d_output_size(7, 3, stride=2, padding=1), conv2d_output_size(8, 3, 2, 1)
-    (4, 4)
+    ``pieces`` are (array, axis) pairs: each array is cut into ``groups`` equal, contiguous
+    chunks along its axis (None stays None), and group g's call sees the g-th chunk of each.
     """
-    return _per_dimension(
-        "conv2d_output_size",
-        lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s + 1,
-        size=size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-    )
-
-
-def conv_transpose2d_output_size(
-    size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1
-):
-    """Spatial size of ``conv_transpose2d``'s output, for one dimension (ints) or both (pairs).
-
-    ``out = (size - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``
-
-    This inverts ``conv2d_output_size`` (the transposed conv maps a conv's output size back to
-    its input size), but the conv's floor made that inverse ambiguous: ``output_padding`` in
-    ``[0, stride)`` picks which of the ``stride`` candidate sizes to return.
-
-    >>> [conv_transpose2d_output_size(4, 3, 2, 1, output_padding=op) for op in (0, 1)]
-    [7, 8]
-    """
-    return _per_dimension(
-        "conv_transpose2d_output_size",
-        lambda n, k, s, p, op, d: (n - 1) * s - 2 * p + d * (k - 1) + op + 1,
-        size=size, kernel_size=kernel_size, stride=stride, padding=padding,
-        output_padding=output_padding, dilation=dilation,
-    )
-
-
-def _per_dimension(op, formula, **args):
-    """Apply ``formula`` to ints, or per dimension to pairs (returning a pair)."""
-    if all(isinstance(a, (int, np.integer)) for a in args.values()):
-        return int(formula(*args.values()))
-    pairs = [pair(op, name, a) for name, a in args.items()]
-    return tuple(int(formula(*(p[dim] for p in pairs))) for dim in range(2))
+    arrays = [a for a, _ in pieces]
+    if groups == 1:
+        return fn(*arrays)
+    xp = get_array_module(arrays[0])
+    chunks = [[None] * groups if a is None else
+              [xp.ascontiguousarray(c) for c in xp.split(a, groups, axis=ax)]
+              for a, ax in pieces]
+    return xp.concatenate([fn(*group) for group in zip(*chunks)], axis=axis)
 
 
 # ----- the two Functions --------------------------------------------------------------------
@@ -92,68 +68,89 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
-                pad_extra=(0, 0)):
+                pad_extra=(0, 0), groups=1):
         x, w, b = _contiguous(x, w, b)
         if pad_extra != (0, 0):
             x = get_array_module(x).pad(x, ((0, 0), (0, 0), (0, pad_extra[0]), (0, pad_extra[1])))
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
-        ctx.x_shape, ctx.kernel_size, ctx.has_bias = x.shape, w.shape[2:], b is not None
+        ctx.x_shape, ctx.w_shape, ctx.has_bias = x.shape, w.shape, b is not None
         ctx.stride, ctx.padding, ctx.dilation, ctx.pad_extra = stride, padding, dilation, pad_extra
-        return kernels(x).conv2d(x, w, b, stride, padding, dilation)
+        ctx.groups = groups
+        if x.shape[0] == 0:  # an empty batch: nothing for the kernels to do
+            out = conv2d_output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
+            return get_array_module(x).zeros((0, w.shape[0], *out), dtype=x.dtype)
+        return _per_group(lambda x, w, b: kernels(x).conv2d(x, w, b, stride, padding, dilation),
+                          groups, [(x, 1), (w, 0), (b, 0)], axis=1)
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad = get_array_module(grad).ascontiguousarray(grad)
+        xp = get_array_module(grad)
+        grad = xp.ascontiguousarray(grad)
         grad_x = grad_w = grad_b = None
+        hyper = (ctx.stride, ctx.padding)
         if ctx.needs_input_grad[0]:
+            # BEGIN SOLUTION task=2.3 hint="dL/dx is the transposed conv of grad, same weight"
             # The adjoint pair: dL/dx = A_w^T grad, and A_w^T is the transposed conv with the
             # same weight. Its output_padding restores the rows the forward's floor dropped.
             H, W = ctx.x_shape[2:]
             natural = conv_transpose2d_output_size(
-                grad.shape[2:], ctx.kernel_size, ctx.stride, ctx.padding, 0, ctx.dilation
+                grad.shape[2:], ctx.w_shape[2:], ctx.stride, ctx.padding, 0, ctx.dilation
             )
             output_padding = (H - natural[0], W - natural[1])
-            grad_x = kernels(grad).conv_transpose2d(
-                grad, w, None, ctx.stride, ctx.padding, output_padding, ctx.dilation
-            )
+            grad_x = xp.zeros(ctx.x_shape, dtype=grad.dtype) if grad.shape[0] == 0 else \
+                _per_group(lambda g, w: kernels(g).conv_transpose2d(
+                    g, w, None, *hyper, output_padding, ctx.dilation),
+                    ctx.groups, [(grad, 1), (w, 0)], axis=1)
             eh, ew = ctx.pad_extra  # the extra zeros were not part of x: drop their gradient
             grad_x = grad_x[:, :, : H - eh, : W - ew]
+            # END SOLUTION
         if ctx.needs_input_grad[1]:
-            grad_w = kernels(x).conv2d_grad_weight(
-                x, grad, ctx.kernel_size, ctx.stride, ctx.padding, ctx.dilation
-            )
+            grad_w = xp.zeros(ctx.w_shape, dtype=grad.dtype) if grad.shape[0] == 0 else \
+                _per_group(lambda x, g: kernels(x).conv2d_grad_weight(
+                    x, g, ctx.w_shape[2:], *hyper, ctx.dilation),
+                    ctx.groups, [(x, 1), (grad, 1)], axis=0)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = _sum_but_channels(grad)  # b[co] is added at every (n, oh, ow)
         return (grad_x, grad_w, grad_b) if ctx.has_bias else (grad_x, grad_w)
 
 
 class ConvTranspose2d(Function):
-    """y = conv_transpose2d(x, w) + b, w (C_in, C_out, kH, kW). Inputs (x, w) or (x, w, b)."""
+    """y = conv_transpose2d(x, w) + b, w (C_in, C_out/groups, kH, kW). Inputs (x, w) or
+    (x, w, b)."""
 
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
-                dilation=(1, 1)):
+                dilation=(1, 1), groups=1):
         x, w, b = _contiguous(x, w, b)
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
-        ctx.x_shape, ctx.kernel_size, ctx.has_bias = x.shape, w.shape[2:], b is not None
-        ctx.stride, ctx.padding, ctx.dilation = stride, padding, dilation
-        return kernels(x).conv_transpose2d(x, w, b, stride, padding, output_padding, dilation)
+        ctx.x_shape, ctx.w_shape, ctx.has_bias = x.shape, w.shape, b is not None
+        ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, groups
+        if x.shape[0] == 0:
+            out = conv_transpose2d_output_size(x.shape[2:], w.shape[2:], stride, padding,
+                                               output_padding, dilation)
+            return get_array_module(x).zeros((0, w.shape[1] * groups, *out), dtype=x.dtype)
+        return _per_group(lambda x, w, b: kernels(x).conv_transpose2d(
+            x, w, b, stride, padding, output_padding, dilation),
+            groups, [(x, 1), (w, 0), (b, 0)], axis=1)
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad = get_array_module(grad).ascontiguousarray(grad)
+        xp = get_array_module(grad)
+        grad = xp.ascontiguousarray(grad)
         grad_x = grad_w = grad_b = None
+        hyper = (ctx.stride, ctx.padding, ctx.dilation)
         if ctx.needs_input_grad[0]:
             # The adjoint pair, the other way round: dL/dx is conv2d of grad with the same
             # weight. When output_padding >= stride (allowed while it is < dilation) the conv
             # sees rows past the input's last one; they are not part of x, so they are cut.
             H, W = ctx.x_shape[2:]
-            grad_x = kernels(grad).conv2d(grad, w, None, ctx.stride, ctx.padding, ctx.dilation)
-            grad_x = grad_x[:, :, :H, :W]
+            grad_x = xp.zeros(ctx.x_shape, dtype=grad.dtype) if grad.shape[0] == 0 else \
+                _per_group(lambda g, w: kernels(g).conv2d(g, w, None, *hyper),
+                           ctx.groups, [(grad, 1), (w, 0)], axis=1)[:, :, :H, :W]
         if ctx.needs_input_grad[1]:
             # y[n, co, ih*s - p + kh*d, iw*s - p + kw*d] collects x[n, ci, ih, iw] *
             # w[ci, co, kh, kw], so
@@ -163,9 +160,9 @@ class ConvTranspose2d(Function):
             # * x[n, b, oh*s - p + kh*d, ...], with the roles swapped: conv2d's "input" is our
             # grad (read at the strided positions), its "grad_y" is our x (summed over its
             # own size), a = ci, b = co. The result is (C_in, C_out, kH, kW), w's own layout.
-            grad_w = kernels(grad).conv2d_grad_weight(
-                grad, x, ctx.kernel_size, ctx.stride, ctx.padding, ctx.dilation
-            )
+            grad_w = xp.zeros(ctx.w_shape, dtype=grad.dtype) if grad.shape[0] == 0 else \
+                _per_group(lambda g, x: kernels(g).conv2d_grad_weight(
+                    g, x, ctx.w_shape[2:], *hyper), ctx.groups, [(grad, 1), (x, 1)], axis=0)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = _sum_but_channels(grad)
         return (grad_x, grad_w, grad_b) if ctx.has_bias else (grad_x, grad_w)
@@ -189,39 +186,32 @@ def _contiguous(x, w, b):
 # ----- the public functions -----------------------------------------------------------------
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
 
-    x (N, C_in, H, W), weight (C_out, C_in, kH, kW), bias (C_out,) or None. ``stride``,
-    ``padding``, ``dilation`` are ints or (h, w) pairs; ``padding`` may also be ``"valid"``
-    (no padding) or ``"same"`` (output size = input size, stride 1 only; for an even
-    effective kernel the extra zero goes at the bottom/right, as in PyTorch). Output
-    (N, C_out, H_out, W_out), sizes from ``conv2d_output_size``.
+    x (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias
+    (C_out,) or None. ``stride``, ``padding``, ``dilation`` are ints or (h, w) pairs;
+    ``padding`` may also be ``"valid"`` (no padding) or ``"same"`` (output size = input size,
+    stride 1 only; for an even effective kernel the extra zero goes at the bottom/right, as
+    in PyTorch). ``groups`` splits the channels into that many independent convolutions (see
+    the module docstring; ``groups=C_in`` is depthwise). Output (N, C_out, H_out, W_out),
+    sizes from ``conv2d_output_size``.
     """
     op = "conv2d"
-    x, weight, bias = _tensors(op, x, weight, bias, "(C_out, C_in, kH, kW)")
-    C_out, C_in, kH, kW = weight.shape
-    _check_channels(op, x, weight, C_in, C_out, bias, "")
+    x, weight, bias, groups, unbatched = conv_inputs(op, input, weight, bias, groups,
+                                                     "(C_out, C_in / groups, kH, kW)")
+    check_channels(op, x, weight, groups, bias, transposed=False)
+    kH, kW = weight.shape[2:]
     stride = pair(op, "stride", stride, minimum=1)
     dilation = pair(op, "dilation", dilation, minimum=1)
     pad_extra = (0, 0)
-    if isinstance(padding, str):
-        if padding == "valid":
-            padding = (0, 0)
-        elif padding == "same":
-            if stride != (1, 1):
-                raise ValueError(
-                    f"{op}: padding='same' is not supported for strided convolutions "
-                    f"(stride={stride}); use an explicit padding"
-                )
-            total = (dilation[0] * (kH - 1), dilation[1] * (kW - 1))
-            padding = (total[0] // 2, total[1] // 2)
-            pad_extra = (total[0] % 2, total[1] % 2)
-        else:
-            raise ValueError(
-                f"{op}: padding must be 'same', 'valid', an int or a pair of ints, "
-                f"got {padding!r}"
-            )
+    if padding == "valid":
+        padding = (0, 0)
+    elif padding == "same":
+        padding, pad_extra = same_padding(op, (kH, kW), stride, dilation)
+    elif isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be 'same', 'valid', an int or a pair of ints, "
+                         f"got {padding!r}")
     else:
         padding = pair(op, "padding", padding, minimum=0)
     H, W = x.shape[2:]
@@ -234,22 +224,23 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
             f"input shape {x.shape}, weight shape {weight.shape}"
         )
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2d.apply(
-        *inputs, stride=stride, padding=padding, dilation=dilation, pad_extra=pad_extra
-    )
+    y = Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
+                     pad_extra=pad_extra, groups=groups)
+    return y.squeeze(0) if unbatched else y
 
 
-def conv_transpose2d(
-    x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1
-) -> Tensor:
-    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (and in its
+    argument order: ``groups`` comes before ``dilation``).
 
-    x (N, C_in, H, W), weight (C_in, C_out, kH, kW) (note: in-channels first, the transpose of
-    conv2d's layout), bias (C_out,) or None. Each input value paints a copy of the kernel,
-    scaled by itself, into the output at ``(ih*s - p + kh*d, iw*s - p + kw*d)``; overlapping
-    paint adds up. ``padding`` crops that many rows/columns off each border; ``output_padding``
-    (< max(stride, dilation)) adds rows/columns at the bottom/right, to pick among the input
-    sizes a strided conv2d maps to the same size (see ``conv_transpose2d_output_size``).
+    x (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_in, C_out/groups, kH, kW) (note:
+    in-channels first, the transpose of conv2d's layout), bias (C_out,) or None. Each input
+    value paints a copy of the kernel, scaled by itself, into the output at
+    ``(ih*s - p + kh*d, iw*s - p + kw*d)``; overlapping paint adds up. ``padding`` crops that
+    many rows/columns off each border; ``output_padding`` (< max(stride, dilation)) adds
+    rows/columns at the bottom/right, to pick among the input sizes a strided conv2d maps to
+    the same size (see ``conv_transpose2d_output_size``). ``groups`` as in ``conv2d``.
 
     A worked example to check by hand, one channel in and out, kernel of ones::
 
@@ -269,10 +260,9 @@ def conv_transpose2d(
              [3, 3, 4, 4]]
     """
     op = "conv_transpose2d"
-    x, weight, bias = _tensors(op, x, weight, bias, "(C_in, C_out, kH, kW)")
-    C_in, C_out, kH, kW = weight.shape
-    _check_channels(op, x, weight, C_in, C_out, bias, " (a transposed conv's weight is "
-                    "(C_in, C_out, kH, kW))")
+    x, weight, bias, groups, unbatched = conv_inputs(op, input, weight, bias, groups,
+                                                     "(C_in, C_out / groups, kH, kW)")
+    check_channels(op, x, weight, groups, bias, transposed=True)
     stride = pair(op, "stride", stride, minimum=1)
     dilation = pair(op, "dilation", dilation, minimum=1)
     if isinstance(padding, str):
@@ -286,7 +276,7 @@ def conv_transpose2d(
                 f"{stride} or dilation {dilation}, in each dimension"
             )
     out = conv_transpose2d_output_size(
-        x.shape[2:], (kH, kW), stride, padding, output_padding, dilation
+        x.shape[2:], weight.shape[2:], stride, padding, output_padding, dilation
     )
     if out[0] < 1 or out[1] < 1:
         raise ValueError(
@@ -295,47 +285,9 @@ def conv_transpose2d(
             f"{output_padding}, dilation {dilation}: the padding crops away everything"
         )
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return ConvTranspose2d.apply(
-        *inputs, stride=stride, padding=padding, output_padding=output_padding,
-        dilation=dilation,
-    )
-
-
-# ----- argument checks ----------------------------------------------------------------------
-
-
-def _tensors(op, x, weight, bias, weight_layout):
-    """Lift to Tensors and check rank and dtype; errors name the offending shape."""
-    x, weight = _tensor(x), _tensor(weight)
-    bias = None if bias is None else _tensor(bias)
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D {weight_layout}, got shape {weight.shape}")
-    for name, t in (("input", x), ("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"{op}: {name} has dtype {t.dtype}; convolutions need float32 or float64 "
-                f"(convert with .astype(np.float32))"
-            )
-    return x, weight, bias
-
-
-def _tensor(a):
-    return a if isinstance(a, Tensor) else Tensor(a)
-
-
-def _check_channels(op, x, weight, C_in, C_out, bias, note):
-    if x.shape[1] != C_in:
-        raise ValueError(
-            f"{op}: input has {x.shape[1]} channels but weight {weight.shape} expects "
-            f"{C_in}{note}; input shape {x.shape}"
-        )
-    if bias is not None and bias.shape != (C_out,):
-        raise ValueError(
-            f"{op}: bias must have shape ({C_out},) to match weight {weight.shape}, "
-            f"got {bias.shape}"
-        )
+    y = ConvTranspose2d.apply(*inputs, stride=stride, padding=padding,
+                              output_padding=output_padding, dilation=dilation, groups=groups)
+    return y.squeeze(0) if unbatched else y
 
 
 __all__ = [

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ..function import Function
-from .loss import (
+from .cross_entropy import cross_entropy
+from .loss import binary_cross_entropy_with_logits
+from .loss_checks import (
     _array,
     _check_finite,
     _check_float,
@@ -20,11 +22,10 @@ from .loss import (
     _reduce_backward,
     _sigmoid,
     _softmax,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
 )
 
 
+# BEGIN SOLUTION task=4.2 hint="keep smooth_nr and smooth_dr: empty predicted empty is D = 1"
 class SoftDice(Function):
     """Soft Dice loss on probabilities p = softmax(z) over dim 1, or sigmoid(z) elementwise.
 
@@ -76,6 +77,7 @@ class SoftDice(Function):
         if ctx.activation == "softmax":
             return (p * (dp - (dp * p).sum(axis=1, keepdims=True)),)
         return (dp * p * (1 - p),)
+# END SOLUTION
 
 
 def dice_loss(logits, target, activation="softmax", include_background=False, smooth_nr=1e-5,

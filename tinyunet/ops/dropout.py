@@ -32,11 +32,14 @@ class Dropout(Function):
         return grad * mask
 
 
-def dropout(x, p=0.5, training=True) -> Tensor:
-    """``torch.nn.functional.dropout``: random zeros and 1/(1-p) scaling in training, else x."""
+def dropout(input, p=0.5, training=True, inplace=False) -> Tensor:
+    """``torch.nn.functional.dropout``: random zeros and 1/(1-p) scaling in training, else x.
+
+    ``inplace`` is accepted and has no effect: the result is always a new tensor (the
+    backward needs the mask, never the overwritten input)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     if not training or p == 0:
         return x
     return Dropout.apply(x, p=float(p))

@@ -8,7 +8,10 @@ W[i] wherever the input holds index i, so indices (*) give (*, D)::
 
 The forward is a gather, the backward a scatter-add (the kernels in
 ``tinyunet/kernels/*/embedding.py``). ``padding_idx`` marks a row that receives no gradient,
-as in PyTorch (a padding token's vector stays what it was).
+as in PyTorch (a padding token's vector stays what it was). ``max_norm`` renormalises, in
+place and before the lookup, every looked-up row whose ``norm_type``-norm exceeds it:
+W[v] *= max_norm / (||W[v]|| + 1e-7). ``scale_grad_by_freq`` divides each row's gradient by
+how often its index occurs in the batch (so frequent tokens do not dominate the update).
 
 ``timestep_embedding(t, dim)``: the Transformer's position code applied to the timestep, which
 tells a diffusion U-Net how noisy its input is. With half = dim // 2 frequencies spaced
@@ -45,9 +48,10 @@ class Embedding(Function):
     """y = W[indices] (a gather);  dL/dW = scatter-add of dL/dy into the looked-up rows."""
 
     @staticmethod
-    def forward(ctx, weight, indices=None, padding_idx=None):
+    def forward(ctx, weight, indices=None, padding_idx=None, scale_grad_by_freq=False):
         flat = indices.reshape(-1)
         ctx.flat, ctx.num_embeddings, ctx.padding_idx = flat, weight.shape[0], padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         y = _kernels(weight).embedding(np.ascontiguousarray(weight), flat)
         return y.reshape(indices.shape + (weight.shape[1],))
 
@@ -55,14 +59,23 @@ class Embedding(Function):
     def backward(ctx, grad):
         rows = np.ascontiguousarray(grad).reshape(-1, grad.shape[-1])   # (M, D)
         grad_weight = _kernels(grad).embedding_backward(rows, ctx.flat, ctx.num_embeddings)
+        if ctx.scale_grad_by_freq:  # each row's gradient over its index's count in the batch
+            counts = np.bincount(ctx.flat, minlength=ctx.num_embeddings)
+            grad_weight /= np.maximum(counts, 1)[:, None].astype(grad_weight.dtype)
         if ctx.padding_idx is not None:
             grad_weight[ctx.padding_idx] = 0
         return (grad_weight,)
 
 
-def embedding(input, weight, padding_idx=None) -> Tensor:  # noqa: A002  (PyTorch's name)
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # noqa: A002
+              scale_grad_by_freq=False, sparse=False) -> Tensor:
     """Look up rows of ``weight`` (V, D) at integer ``input`` (*), as
-    ``torch.nn.functional.embedding``; returns (*, D)."""
+    ``torch.nn.functional.embedding``; returns (*, D). See the module docstring for
+    ``padding_idx``, ``max_norm``/``norm_type`` and ``scale_grad_by_freq``; ``sparse=True``
+    (sparse gradient tensors) is refused with NotImplementedError."""
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True is not supported (tinyunet has no "
+                                  "sparse tensors); the gradient is a dense (V, D) array")
     indices = np.asarray(input.data if isinstance(input, Tensor) else input)
     weight = Tensor._lift(weight)
     if weight.ndim != 2:
@@ -81,7 +94,17 @@ def embedding(input, weight, padding_idx=None) -> Tensor:  # noqa: A002  (PyTorc
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for a "
                              f"table of {V} rows")
         padding_idx %= V
-    return Embedding.apply(weight, indices=indices.astype(np.int64), padding_idx=padding_idx)
+    if max_norm is not None:
+        _renorm_(weight.data, np.unique(indices), float(max_norm), float(norm_type))
+    return Embedding.apply(weight, indices=indices.astype(np.int64), padding_idx=padding_idx,
+                           scale_grad_by_freq=bool(scale_grad_by_freq))
+
+
+def _renorm_(table, rows, max_norm, norm_type):
+    """In place, as PyTorch's embedding_renorm_: rows longer than max_norm are shrunk to it."""
+    norms = np.linalg.norm(table[rows], ord=norm_type, axis=1)
+    too_long = norms > max_norm
+    table[rows[too_long]] *= (max_norm / (norms[too_long] + 1e-7))[:, None].astype(table.dtype)
 
 
 def timestep_embedding(t, dim: int, max_period: float = 10000.0, dtype=np.float32) -> Tensor:

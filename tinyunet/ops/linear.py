@@ -32,9 +32,9 @@ class Linear(Function):
         return grad_x, grad_w, rows.sum(axis=0) if ctx.needs_input_grad[2] else None
 
 
-def linear(x, weight, bias=None) -> Tensor:
+def linear(input, weight, bias=None) -> Tensor:
     """``y = x @ weight.T + bias``, as ``torch.nn.functional.linear``."""
-    x, weight = Tensor._lift(x), Tensor._lift(weight)
+    x, weight = Tensor._lift(input), Tensor._lift(weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be (out_features, in_features), got shape "
                          f"{weight.shape}")

@@ -11,6 +11,7 @@ from ..backend import get_array_module
 from ..function import Function
 
 
+# BEGIN SOLUTION task=1.1 hint="return one gradient per input: grad times the local derivative"
 class Add(Function):
     """c = a + b;  dc/da = 1, dc/db = 1."""
 
@@ -171,6 +172,7 @@ class Clip(Function):
     def backward(ctx, grad):
         (inside,) = ctx.saved_tensors
         return grad * inside
+# END SOLUTION
 
 
 def add(a, b):

@@ -34,6 +34,8 @@ depends on the batch, and dL/dx = g gamma r.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
 from ..function import Function
 from ..tensor import Tensor
@@ -108,7 +110,8 @@ class GroupNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, num_groups=1, eps=1e-5):
         xp = get_array_module(x)
-        groups = x.reshape(x.shape[0], num_groups, -1)  # (N, G, C/G * H * W): one row per set
+        per_group = x.shape[1] // num_groups * int(np.prod(x.shape[2:]))   # C/G * H * W
+        groups = x.reshape(x.shape[0], num_groups, per_group)  # one row per normalised set
         mu = groups.mean(axis=2, keepdims=True)
         var = ((groups - mu) ** 2).mean(axis=2, keepdims=True)
         r = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
@@ -152,15 +155,18 @@ def _affine(op, x, weight, bias, C):
     return weight, bias
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5) -> Tensor:
     """Batch normalisation of (N, C, *), as ``torch.nn.functional.batch_norm``.
 
     ``running_mean`` / ``running_var`` are (C,) arrays or Tensors (None allowed in training,
     where batch statistics are used and nothing is tracked); in training they are updated in
-    place with ``momentum``. ``weight`` (gamma) and ``bias`` (beta) are (C,) or None.
+    place with ``momentum``. ``weight`` (gamma) and ``bias`` (beta) are (C,) or None. An empty
+    input comes back empty and leaves the running statistics alone, as in PyTorch.
     """
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
+    if x.numel() == 0 and x.ndim >= 1:
+        return x * 1  # nothing to normalise (a new tensor, still in the graph)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {x.shape}")
     C = x.shape[1]
@@ -176,21 +182,29 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             raise ValueError(f"batch_norm: {name} has shape {tuple(s.shape)} but the input of "
                              f"shape {x.shape} has {C} channels")
     weight, bias = _affine("batch_norm", x, weight, bias, C)
-    return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
-                           training=bool(training), momentum=momentum, eps=eps)
+    with np.errstate(invalid="ignore"):  # a negative eps may take a square root of < 0: NaN
+        return BatchNorm.apply(x, weight, bias, running_mean=running_mean,
+                               running_var=running_var, training=bool(training),
+                               momentum=momentum, eps=eps)
 
 
-def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
-    """Group normalisation of (N, C, *), as ``torch.nn.functional.group_norm``."""
-    x = Tensor._lift(x)
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
+    """Group normalisation of (N, C, *), as ``torch.nn.functional.group_norm``.
+
+    A group of a single value normalises to 0 (its variance is 0), so the output there is the
+    bias; PyTorch refuses only an input whose whole batch holds one value per group
+    (``N * C / G * H * W == 1``), and so does this. An empty batch comes back empty.
+    """
+    x = Tensor._lift(input)
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected an input (N, C, ...), got shape {x.shape}")
     C = x.shape[1]
-    if num_groups < 1 or C % num_groups:
+    if isinstance(num_groups, bool) or num_groups < 1 or C % num_groups:
         raise ValueError(f"group_norm: {C} channels (input shape {x.shape}) cannot be split "
                          f"into {num_groups} groups; num_groups must divide the channel count")
-    if x.numel() // (x.shape[0] * num_groups) <= 1:  # var = 0: nothing to normalise
+    if x.shape[0] * (C // num_groups) * int(np.prod(x.shape[2:])) == 1:
         raise ValueError(f"group_norm: expected more than 1 value per group, got input of shape "
                          f"{x.shape} with {num_groups} groups")
     weight, bias = _affine("group_norm", x, weight, bias, C)
-    return GroupNorm.apply(x, weight, bias, num_groups=int(num_groups), eps=eps)
+    with np.errstate(invalid="ignore"):
+        return GroupNorm.apply(x, weight, bias, num_groups=int(num_groups), eps=eps)

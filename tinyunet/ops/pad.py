@@ -1,25 +1,31 @@
-"""pad: grow (or, with negative constant padding, shrink) the trailing dims of a tensor.
+"""pad: grow (or, with negative padding, shrink) the trailing dims of a tensor.
 
 PyTorch's convention: ``pad`` lists (before, after) pairs starting from the *last* dim, so
-``(left, right, top, bottom)`` pads W by left/right and H by top/bottom.
+``(left, right, top, bottom)`` pads W by left/right and H by top/bottom. A negative width
+crops instead. Along one axis of n elements, output position o reads input ``i = o - before``
+mapped back into the input by the mode::
 
-constant   new cells hold ``value``; a negative pad crops instead.
-           Backward: the gradient of the copied block, sliced back out.
-reflect    new cells mirror the input about its edge pixel, which is not repeated:
-           [a b c d] padded (2, 1) is [c b | a b c d | c]. Needs pad < size.
-           Backward: every mirrored copy sends its gradient back to the pixel it copied,
-           so the reflected strips of the gradient are flipped and added onto the inside.
+    constant   value where i is outside [0, n)                 [a b c d] (2, 1): v v a b c d v
+    reflect    mirror about the edge pixel, not repeating it   c b | a b c d | c   (pad < n)
+    replicate  the edge pixel, repeated: clamp(i, 0, n - 1)    a a | a b c d | d
+    circular   wrap around: the start follows the end          c d | a b c d | a   (pad <= n)
+
+(circular first crops any negative side and then wraps around what is left, as PyTorch does.)
+Backward: every output cell sends its gradient back to the input cell it copied; reflected,
+replicated and wrapped copies add up onto their sources, constant cells send nothing.
 """
 
 from __future__ import annotations
 
 from numbers import Real
 
+import numpy as np
+
 from ..backend import get_array_module
 from ..function import Function
 from ..tensor import Tensor
 
-MODES = ("constant", "reflect")
+MODES = ("constant", "reflect", "replicate", "circular")
 
 
 def _axis(ndim, axis, index):
@@ -32,6 +38,20 @@ def _kept(size, before, after):
     lo = max(-before, 0)                          # a negative pad crops from the start ...
     hi = size - max(-after, 0)                    # ... or from the end
     return slice(lo, hi), slice(lo + before, hi + before)
+
+
+def _sources(n, before, after, mode):
+    """The input index that each output position along one axis copies (the docstring's map)."""
+    o = np.arange(n + before + after)
+    if mode == "circular":
+        lo = max(-before, 0)
+        kept = n - lo - max(-after, 0)            # what is left after cropping
+        return lo + (o - max(before, 0)) % kept
+    i = o - before
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    i = np.abs(i)                                 # reflect the left side about pixel 0 ...
+    return np.where(i > n - 1, 2 * (n - 1) - i, i)  # ... and the right about pixel n - 1
 
 
 class ConstantPad(Function):
@@ -58,62 +78,75 @@ class ConstantPad(Function):
         return grad_x
 
 
-class ReflectPad(Function):
-    """y = [flipped strip, x, flipped strip] along each padded axis; the backward folds back."""
+class CopyPad(Function):
+    """reflect, replicate, circular: y gathers x along each padded axis by its source table;
+    the backward scatter-adds each axis's gradient back through the same table, last first."""
 
     @staticmethod
-    def forward(ctx, x, pads=()):
+    def forward(ctx, x, sources=()):
         xp = get_array_module(x)
-        ctx.pads, first = pads, x.ndim - len(pads)
-        for a, (before, after) in enumerate(pads, start=first):
-            n = x.shape[a]
-            left = xp.flip(x[_axis(x.ndim, a, slice(1, before + 1))], axis=a)
-            right = xp.flip(x[_axis(x.ndim, a, slice(n - 1 - after, n - 1))], axis=a)
-            x = xp.concatenate([left, x, right], axis=a)
+        ctx.sources, ctx.sizes = sources, [x.shape[a] for a, _ in sources]
+        for a, index in sources:
+            x = xp.take(x, xp.asarray(index), axis=a)
         return x
 
     @staticmethod
     def backward(ctx, grad):
         xp = get_array_module(grad)
-        first = grad.ndim - len(ctx.pads)
-        for a, (before, after) in reversed(list(enumerate(ctx.pads, start=first))):
-            n = grad.shape[a] - before - after
-            g = grad[_axis(grad.ndim, a, slice(before, before + n))].copy()
-            g[_axis(g.ndim, a, slice(1, before + 1))] += xp.flip(
-                grad[_axis(grad.ndim, a, slice(0, before))], axis=a)
-            g[_axis(g.ndim, a, slice(n - 1 - after, n - 1))] += xp.flip(
-                grad[_axis(grad.ndim, a, slice(before + n, before + n + after))], axis=a)
-            grad = g
+        for (a, index), n in reversed(list(zip(ctx.sources, ctx.sizes))):
+            shape = grad.shape[:a] + (n,) + grad.shape[a + 1:]
+            folded = xp.zeros(shape, dtype=grad.dtype)
+            xp.add.at(folded, _axis(grad.ndim, a, xp.asarray(index)), grad)
+            grad = folded
         return grad
 
 
-def pad(x, pad, mode="constant", value=0.0):
+def pad(input, pad, mode="constant", value=None):
     """Pad the trailing dims of ``x`` by ``pad = (before_last, after_last, before_2nd_last, ...)``,
-    as ``torch.nn.functional.pad``; modes ``"constant"`` (with ``value``) and ``"reflect"``."""
-    x = Tensor._lift(x)
+    as ``torch.nn.functional.pad``: modes ``"constant"`` (with ``value``, default 0),
+    ``"reflect"``, ``"replicate"`` and ``"circular"`` (see the module docstring)."""
+    x = Tensor._lift(input)
     if mode not in MODES:
         raise ValueError(f"pad: unknown mode {mode!r}; supported modes are {MODES}")
     widths = tuple(pad)
-    if len(widths) % 2 or not all(isinstance(p, int) for p in widths):
+    if len(widths) % 2 or not all(isinstance(p, (int, np.integer)) for p in widths):
         raise ValueError(f"pad: pad must be an even-length sequence of ints "
                          f"(before, after) per dim, last dim first; got {pad!r}")
     if len(widths) // 2 > x.ndim:
         raise ValueError(f"pad: pad {widths} pads {len(widths) // 2} dims but the input of "
                          f"shape {x.shape} has only {x.ndim}")
     # (before, after) pairs in axis order: pad lists the last axis first
-    pairs = tuple((widths[i], widths[i + 1]) for i in range(0, len(widths), 2))[::-1]
+    pairs = tuple((int(widths[i]), int(widths[i + 1])) for i in range(0, len(widths), 2))[::-1]
     axes = range(x.ndim - len(pairs), x.ndim)
+    for a, (before, after) in zip(axes, pairs):
+        if x.shape[a] + min(before, 0) + min(after, 0) < 0:
+            raise ValueError(f"pad: padding ({before}, {after}) crops more than the "
+                             f"{x.shape[a]} elements of dim {a} (input shape {x.shape})")
     if mode == "constant":
-        for a, (before, after) in zip(axes, pairs):
-            if x.shape[a] + min(before, 0) + min(after, 0) < 0:
-                raise ValueError(f"pad: padding ({before}, {after}) crops more than the "
-                                 f"{x.shape[a]} elements of dim {a} (input shape {x.shape})")
         if value is not None and not isinstance(value, Real):
             raise TypeError(f"pad: value must be a number, got {value!r}")
         return ConstantPad.apply(x, pads=pairs, value=0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f"pad: value={value} only makes sense with mode='constant' (got "
+                         f"mode={mode!r})")
+    sources = []
     for a, (before, after) in zip(axes, pairs):
-        if not (0 <= before < x.shape[a] and 0 <= after < x.shape[a]):
-            raise ValueError(f"pad: reflect padding ({before}, {after}) of dim {a} must be "
-                             f"non-negative and smaller than its size {x.shape[a]} "
-                             f"(input shape {x.shape})")
-    return ReflectPad.apply(x, pads=pairs)
+        _check_width(mode, a, x.shape[a], before, after, x.shape)
+        if (before, after) != (0, 0):
+            sources.append((a, _sources(x.shape[a], before, after, mode)))
+    return CopyPad.apply(x, sources=tuple(sources))
+
+
+def _check_width(mode, a, n, before, after, shape):
+    """reflect needs pad < n (the mirror skips the edge pixel), circular pad <= n (one wrap),
+    replicate a pixel to repeat."""
+    largest = max(before, after)
+    if mode == "reflect" and largest >= n:
+        raise ValueError(f"pad: reflect padding ({before}, {after}) of dim {a} must be smaller "
+                         f"than its size {n} (input shape {shape})")
+    if mode == "circular" and largest > n + min(before, 0) + min(after, 0):
+        raise ValueError(f"pad: circular padding ({before}, {after}) of dim {a} would wrap "
+                         f"around its {n} elements more than once (input shape {shape})")
+    if mode == "replicate" and n == 0 and largest > 0:
+        raise ValueError(f"pad: replicate padding of dim {a} needs at least one element to "
+                         f"repeat (input shape {shape})")

@@ -66,10 +66,10 @@ def _check_factor(op, name, r):
         raise ValueError(f"{op}: {name} must be a positive int, got {r!r}")
 
 
-def pixel_shuffle(x, upscale_factor: int) -> Tensor:
+def pixel_shuffle(input, upscale_factor: int) -> Tensor:
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r), r = ``upscale_factor``; see the module docstring."""
     op = "pixel_shuffle"
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     _check_factor(op, "upscale_factor", upscale_factor)
     r = upscale_factor
     if x.ndim < 3:
@@ -81,10 +81,10 @@ def pixel_shuffle(x, upscale_factor: int) -> Tensor:
     return PixelShuffle.apply(x, upscale_factor=r)
 
 
-def pixel_unshuffle(x, downscale_factor: int) -> Tensor:
+def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W), r = ``downscale_factor``: the inverse shuffle."""
     op = "pixel_unshuffle"
-    x = Tensor._lift(x)
+    x = Tensor._lift(input)
     _check_factor(op, "downscale_factor", downscale_factor)
     r = downscale_factor
     if x.ndim < 3:

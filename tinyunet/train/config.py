@@ -7,27 +7,33 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
 from .. import random as tu_random
-from ..data import (
-    Compose,
-    DataLoader,
-    FolderDataset,
-    RandomCrop,
-    RandomFlip,
-    RandomRot90,
-    SyntheticCells,
-)
+from ..data import DataLoader
+from ..data.normalize import METHODS as NORMALIZE_METHODS
+from ..data.targets import TARGETS
 from ..models import FAMILY
 from ..ops.dice import dice_ce_loss, dice_loss
 from ..ops.loss import cross_entropy
 from ..optim import SGD, Adam, AdamW
+from .datasets import make_augmentation, make_datasets, training_set
 from .trainer import Trainer
 
-LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss}
+
+def weighted_ce(logits, target, weights=None):
+    """The U-Net paper's loss (eq. 1): cross-entropy with pixel x weighted by the map w(x)."""
+    return cross_entropy(logits, target, pixel_weight=weights)
+
+
+def dice_weighted_ce(logits, target, weights=None):
+    """Soft Dice + the weighted cross-entropy."""
+    return dice_loss(logits, target) + weighted_ce(logits, target, weights)
+
+
+LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss,
+          "weighted_ce": weighted_ce, "dice_weighted_ce": dice_weighted_ce}
 OPTIMIZERS = {
     "adam": lambda params, lr: Adam(params, lr=lr),
     "adamw": lambda params, lr: AdamW(params, lr=lr),
@@ -40,7 +46,17 @@ class TrainConfig:
     """Everything :func:`train` needs; saved in each checkpoint, so a resumed run rebuilds it.
 
     ``data``: ``"synthetic"`` (:class:`SyntheticCells`, held-out validation images from another
-    seed) or a folder holding ``train/`` and ``val/``, each ``images/*.png`` + ``masks/*.png``.
+    seed), ``"nuclei"`` (touching fluorescence nuclei) or a folder holding ``train/`` and
+    ``val/``, each ``images/`` + ``masks/`` (PNG or TIFF), or just ``images/`` + ``masks/``
+    (:mod:`tinyunet.train.datasets`).
+
+    ``normalize``: per-image ``"percentile"`` scaling between the ``percentile_low`` and
+    ``percentile_high`` percentiles, ``"bitdepth"`` or ``"none"``
+    (:mod:`tinyunet.data.normalize`); ``predict`` reads it from the checkpoint.
+    ``target``: ``"classes"`` (the masks' classes; instance labels become foreground) or
+    ``"three_class"`` (background, interior, boundary from instance labels; num_classes=3).
+    ``w0``, ``sigma``: the weight map of the weighted losses (``weighted_ce``,
+    ``dice_weighted_ce``), which also draw a background line between touching objects.
     """
 
     data: str = "synthetic"
@@ -66,6 +82,12 @@ class TrainConfig:
     anneal: bool = False           # decay the lr linearly to 0 over the run
     seed: int = 0
     device: str = "cpu"            # 'cuda': the model and each batch on the GPU (CuPy)
+    normalize: str = "percentile"  # per-image percentile scaling; 'bitdepth'; 'none'
+    percentile_low: float = 1.0
+    percentile_high: float = 99.8
+    target: str = "classes"        # or 'three_class': background, interior, boundary
+    w0: float = 10.0               # weighted losses: the border term's height ...
+    sigma: float = 5.0             # ... and width in px (the U-Net paper's values)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -84,30 +106,21 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices are "
                              f"{sorted(OPTIMIZERS)}")
+        if self.normalize not in NORMALIZE_METHODS:
+            raise ValueError(f"unknown normalize {self.normalize!r}; valid choices are "
+                             f"{list(NORMALIZE_METHODS)}")
+        if not 0 <= self.percentile_low < self.percentile_high <= 100:
+            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got "
+                             f"{self.percentile_low}, {self.percentile_high}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown target {self.target!r}; valid choices are "
+                             f"{list(TARGETS)}")
+        if self.target == "three_class" and self.num_classes != 3:
+            raise ValueError(f"target 'three_class' (background, interior, boundary) needs "
+                             f"num_classes=3, got {self.num_classes}")
         if self.crop is not None and self.crop % 2**self.depth:
             raise ValueError(f"crop {self.crop} must be a multiple of 2**depth = "
                              f"{2**self.depth}, or the pooling would drop pixels")
-
-
-def make_datasets(config: TrainConfig):
-    """(train, validation) datasets. Synthetic images are made once and kept in a list: making
-    one costs more than a training step's worth of data loading should."""
-    if config.data == "synthetic":
-        train = SyntheticCells(config.train_images, config.image_size, seed=config.seed,
-                               num_classes=config.num_classes)
-        val = SyntheticCells(config.val_images, config.image_size, seed=10_000 + config.seed,
-                             num_classes=config.num_classes)
-        return [train[i] for i in range(len(train))], [val[i] for i in range(len(val))]
-    root = Path(config.data)
-    return (FolderDataset(root / "train", num_classes=config.num_classes),
-            FolderDataset(root / "val", num_classes=config.num_classes))
-
-
-def make_augmentation(config: TrainConfig):
-    steps = [RandomCrop(config.crop)] if config.crop else []
-    if config.augment:
-        steps += [RandomFlip(), RandomRot90()]
-    return Compose(steps) if steps else None
 
 
 def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=()) -> Trainer:
@@ -115,6 +128,7 @@ def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=
     config.validate()
     tu_random.manual_seed(config.seed)  # the initial weights
     train_set, val_set = make_datasets(config)
+    train_set = training_set(config, train_set)
     in_channels = int(np.asarray(train_set[0][0]).shape[0])
     model = FAMILY[config.model](in_channels=in_channels, num_classes=config.num_classes,
                  base_channels=config.base_channels, depth=config.depth,
@@ -122,7 +136,7 @@ def make_trainer(config: TrainConfig, out_dir, progress: bool = True, callbacks=
     model.to(config.device)
     train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed,
                               drop_last=True, transform=make_augmentation(config))
-    same_size = config.data == "synthetic"  # folder images may differ in size: one at a time
+    same_size = config.data in ("synthetic", "nuclei")  # folder images may differ in size
     val_loader = DataLoader(val_set, config.batch_size if same_size else 1)
     return Trainer(model, train_loader, val_loader, out_dir,
                    optimizer=OPTIMIZERS[config.optimizer](model.parameters(), config.lr),

@@ -1,12 +1,15 @@
-"""Scoring a segmentation model: Dice, IoU and pixel accuracy of its hard masks, and the
-validation pass that computes them over a whole set."""
+"""Scoring a segmentation model: Dice, IoU and pixel accuracy of its hard masks, the objects
+it finds (count and the Data Science Bowl's average precision, :mod:`tinyunet.instance_metrics`)
+and the validation pass that computes them over a whole set."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import instances as inst
 from .. import metrics
 from ..grad_mode import no_grad
+from ..instance_metrics import instance_scores
 from ..predict import forward_padded
 from ..tensor import Tensor
 
@@ -30,34 +33,54 @@ def crop_like(masks: np.ndarray, logits) -> np.ndarray:
     return masks[..., h0:h0 + H, w0:w0 + W]
 
 
-def evaluate(model, batches, num_classes: int = 2, loss_fn=None) -> dict:
-    """Validation: the mean loss (if ``loss_fn``) and :func:`score` over every image.
+def evaluate(model, batches, num_classes: int = 2, loss_fn=None,
+             instances: str | None = "split") -> dict:
+    """Validation: the mean loss (if ``loss_fn``) and :func:`score` over every image, and the
+    instance scores (``ap``, ``ap50``, ``objects``, ``true_objects``) when the batches carry
+    instance labels.
 
     Images of any size are fine: a 'same' U-Net sees them mirror-padded to a multiple of
     ``2**depth`` (:func:`tinyunet.predict.forward_padded`).
 
-    ``batches`` yields ``(images, masks, ...)``; a :class:`DataLoader` is rewound to the start
-    of its epoch first, so every call sees the whole set.
+    ``batches`` yields ``(images, masks[, instance labels[, weight maps]])``; the weight maps
+    go to ``loss_fn`` as its third argument. ``instances``: how predicted masks become
+    objects (:func:`tinyunet.instances.from_prediction`); None: no instance scores. A
+    :class:`DataLoader` is rewound to the start of its epoch first, so every call sees the
+    whole set.
     """
     if hasattr(batches, "set_epoch"):
         batches.set_epoch(0)
     was_training = model.training
     model.eval()  # dropout off, batch norm on its running statistics
-    preds, targets, loss_sum, n = [], [], 0.0, 0
+    preds, targets, labels, loss_sum, n = [], [], [], 0.0, 0
     try:
         with no_grad():
-            for images, masks, *_ in batches:
+            for images, masks, *extra in batches:
                 logits = Tensor(forward_padded(model, images))  # any image size
                 masks = crop_like(masks, logits)
                 if loss_fn is not None:
-                    loss_sum += float(loss_fn(logits, masks).data) * len(images)
-                preds.append(logits.data.argmax(axis=1))
-                targets.append(masks)
+                    weights = [crop_like(w, logits) for w in extra[1:2]]   # if any
+                    loss_sum += float(loss_fn(logits, masks, *weights).data) * len(images)
+                preds += list(logits.numpy().argmax(axis=1))
+                targets += list(masks)
+                labels += list(crop_like(extra[0], logits)) if extra else []
                 n += len(images)
     finally:
         model.train(was_training)
     if n == 0:
         raise ValueError("evaluate: the validation set is empty")
-    result = score(np.concatenate(preds), np.concatenate(targets), num_classes)
+    result = _score_all(preds, targets, num_classes)
     result["loss"] = loss_sum / n if loss_fn is not None else float("nan")
+    if labels and instances:
+        found = [inst.from_prediction(p, instances) for p in preds]
+        result.update(instance_scores(labels, found))
     return result
+
+
+def _score_all(preds: list, targets: list, num_classes: int) -> dict:
+    """:func:`score` of all images at once, or, when their sizes differ, the mean of each
+    image's scores (the same Dice and IoU: both are means over images)."""
+    if len({m.shape for m in preds}) == 1:
+        return score(np.stack(preds), np.stack(targets), num_classes)
+    each = [score(p, t, num_classes) for p, t in zip(preds, targets)]
+    return {key: float(np.mean([s[key] for s in each])) for key in each[0]}

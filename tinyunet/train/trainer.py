@@ -11,7 +11,8 @@ The loop itself is PyTorch's, five lines a step::
 Around it, what turns a loop into a run one can trust, compare and restart:
 
 * an *epoch* is ``steps_per_epoch`` steps followed by validation on held-out images: the loss,
-  and Dice, IoU and pixel accuracy of the argmax masks (:mod:`tinyunet.metrics`);
+  Dice, IoU and pixel accuracy of the argmax masks (:mod:`tinyunet.metrics`), and the objects
+  found and their average precision (:mod:`tinyunet.instance_metrics`);
 * a checkpoint after every epoch, ``last.safetensors``, and the best one by validation Dice,
   ``best.safetensors`` (:mod:`tinyunet.io`). Each holds everything a restart needs: weights,
   optimizer moments, epoch and step, the state of the global generator
@@ -38,12 +39,12 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from .. import io
 from .. import random as tu_random
 from ..backend import get_array_module, to_device
+from ..instances import default_method
 from ..ops.dice import dice_ce_loss
 from ..optim import Adam
 from ..predict import model_device
@@ -51,8 +52,9 @@ from ..tensor import Tensor
 from .evaluate import crop_like, evaluate, score
 from .interrupt import deferred_interrupt
 
+INSTANCE_COLUMNS = ("val_ap", "val_ap50", "val_objects", "val_true_objects")
 CSV_COLUMNS = ("epoch", "step", "train_loss", "train_dice", "val_loss", "val_dice", "val_iou",
-               "val_pixel_accuracy", "lr", "seconds")
+               "val_pixel_accuracy", *INSTANCE_COLUMNS, "lr", "seconds")
 
 
 class TrainingDiverged(RuntimeError):
@@ -66,8 +68,9 @@ class Trainer:
     Args:
         model: a Module returning logits (N, C, H, W); its ``config`` dict (if any) goes into
             the checkpoints, so :func:`tinyunet.predict.load_model` can rebuild it.
-        train_loader: a :class:`DataLoader` of ``(images, masks)``; served as an endless stream
-            (its own epochs roll over), so an epoch here need not be one pass over the data.
+        train_loader: a :class:`DataLoader` of ``(images, masks[, labels[, weight maps]])``
+            (weight maps go to ``loss_fn``), served as an endless stream: its own epochs roll
+            over, so an epoch here need not be one pass over the data.
         val_loader: validation batches (a DataLoader, or any re-iterable of batches).
         out_dir: where checkpoints, metrics and figures go (created).
         optimizer: default ``Adam(model.parameters(), lr=1e-3)``.
@@ -214,9 +217,9 @@ class Trainer:
             while self.epoch_step < self.steps_per_epoch:
                 if deadline is not None and time.perf_counter() >= deadline:
                     return False
-                images, masks = next(batches)[:2]
+                images, masks, *extra = next(batches)
                 tic = time.perf_counter()
-                loss, dice = self.train_step(images, masks)
+                loss, dice = self.train_step(images, masks, *extra[1:2])
                 self.step_seconds += time.perf_counter() - tic
                 clock()
                 bar.set_postfix(loss=f"{loss:.4f}", dice=f"{dice:.3f}", refresh=False)
@@ -225,17 +228,21 @@ class Trainer:
                     callback(self)
         return True
 
-    def train_step(self, images: np.ndarray, masks: np.ndarray) -> tuple[float, float]:
-        """One optimizer step on a batch; returns its loss and the Dice of its argmax masks."""
+    def train_step(self, images, masks, weights=None) -> tuple[float, float]:
+        """One optimizer step on a batch (``weights``: per-pixel, to ``loss_fn``); returns its
+        loss and the Dice of its argmax masks."""
         self.model.train()
         device = model_device(self.model)  # batches go where the weights are
+        # BEGIN SOLUTION task=5.2 hint="forward, loss, then zero_grad before backward"
         logits = self.model(Tensor(images, device=device))
         masks = crop_like(masks, logits)
         self._check_finite("the logits", logits.data)
-        loss = self.loss_fn(logits, to_device(masks, device))
+        extra = () if weights is None else (to_device(crop_like(weights, logits), device),)
+        loss = self.loss_fn(logits, to_device(masks, device), *extra)
         self._check_finite("the loss", loss.data)
         self.optimizer.zero_grad()
         loss.backward()
+        # END SOLUTION
         if self.anneal:
             self._anneal()
         dice = score(logits.numpy().argmax(axis=1), masks, self.num_classes)["dice"]
@@ -256,13 +263,16 @@ class Trainer:
             group["lr"] = base_lr * max(0.0, 1.0 - done)
 
     def _end_epoch(self, clock):
-        val = evaluate(self.model, self.val_loader, self.num_classes, self.loss_fn)
+        val = evaluate(self.model, self.val_loader, self.num_classes, self.loss_fn,
+                       instances=default_method(self.config.get("target")))
         clock()
         n = self.epoch_step
         row = {"epoch": self.epoch + 1, "step": self.step,
                "train_loss": self.running["loss"] / n, "train_dice": self.running["dice"] / n,
                "val_loss": val["loss"], "val_dice": val["dice"], "val_iou": val["iou"],
-               "val_pixel_accuracy": val["pixel_accuracy"], "lr": self.lr,
+               "val_pixel_accuracy": val["pixel_accuracy"],
+               **{key: val.get(key.removeprefix("val_")) for key in INSTANCE_COLUMNS},
+               "lr": self.lr,
                "seconds": round(self.seconds, 3)}
         self._check_weights_finite()
         self.history.append(row)
@@ -280,7 +290,9 @@ class Trainer:
                   f"loss {row['train_loss']:.4f}  dice {row['train_dice']:.3f}  |  "
                   f"val loss {row['val_loss']:.4f}  dice {row['val_dice']:.3f}  "
                   f"iou {row['val_iou']:.3f}  acc {row['val_pixel_accuracy']:.3f}  "
-                  f"[{row['seconds']:.1f} s]" + ("  *best*" if improved else ""))
+                  + (f"AP {row['val_ap']:.3f}  objects {row['val_objects']}/"
+                     f"{row['val_true_objects']}  " if row["val_ap"] is not None else "")
+                  + f"[{row['seconds']:.1f} s]" + ("  *best*" if improved else ""))
 
     def _of(self, epoch: int) -> str:
         return f"{epoch}/{self.epochs}" if self.epochs else str(epoch)
@@ -357,6 +369,7 @@ class Trainer:
             "val_dice": last.get("val_dice"), "val_iou": last.get("val_iou"),
             "val_pixel_accuracy": last.get("val_pixel_accuracy"),
             "val_loss": last.get("val_loss"), "train_loss": last.get("train_loss"),
+            **{key: last.get(key) for key in INSTANCE_COLUMNS},
             "best_val_dice": best.get("val_dice"), "best_epoch": best.get("epoch"),
             "train_seconds": round(self.seconds, 3), "steps": self.step, "epochs": self.epoch,
             "seconds_per_step": round(self.step_seconds / self.step, 4) if self.step else None,

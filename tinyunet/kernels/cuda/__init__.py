@@ -19,17 +19,28 @@ lives on the GPU, so importing tinyunet never imports numba.cuda or CuPy.
 from .activation import relu, relu_backward
 from .conv import conv2d, conv2d_grad_weight, conv_transpose2d
 from .interpolate import (
+    upsample_bicubic2d,
+    upsample_bicubic2d_backward,
     upsample_bilinear2d,
     upsample_bilinear2d_backward,
     upsample_nearest2d,
     upsample_nearest2d_backward,
 )
-from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .pool import (
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
 __all__ = [
     "relu", "relu_backward",
     "conv2d", "conv2d_grad_weight", "conv_transpose2d",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "upsample_nearest2d", "upsample_nearest2d_backward",
     "upsample_bilinear2d", "upsample_bilinear2d_backward",
+    "upsample_bicubic2d", "upsample_bicubic2d_backward",
 ]

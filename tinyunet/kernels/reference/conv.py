@@ -21,6 +21,7 @@ import numpy as np
 
 def conv2d(x, w, b, stride, padding, dilation):
     """y = conv2d(x, w) + b, x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None."""
+    # BEGIN SOLUTION task=2.1 hint="w[co, ci, kh, kw] meets x[n, ci, oh*s - p + kh*d, ...]"
     N, C_in, H, W = x.shape
     C_out, _, kH, kW = w.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -42,6 +43,7 @@ def conv2d(x, w, b, stride, padding, dilation):
                                     total += w[co, ci, kh, kw] * x[n, ci, ih, iw]
                     y[n, co, oh, ow] = total
     return y
+    # END SOLUTION
 
 
 def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
@@ -49,6 +51,7 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
 
     Output size H_out = (H - 1)*s - 2p + d*(kH - 1) + output_padding + 1 (likewise W_out).
     """
+    # BEGIN SOLUTION task=2.2 hint="scatter: x[n, ci, ih, iw] * w[ci, co] lands at ih*s - p + kh*d"
     N, C_in, H, W = x.shape
     _, C_out, kH, kW = w.shape
     (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation
@@ -71,6 +74,7 @@ def conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
     if b is not None:
         y += b.reshape(1, C_out, 1, 1)
     return y
+    # END SOLUTION
 
 
 def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
@@ -82,6 +86,7 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     The sum runs over grad_y's own spatial size, which may be smaller than conv2d's natural
     output (the transposed conv's weight gradient relies on that).
     """
+    # BEGIN SOLUTION task=2.3 hint="differentiate the conv2d formula by w[co, ci, kh, kw]"
     N, C_in, H, W = x.shape
     _, C_out, H_out, W_out = grad_y.shape
     kH, kW = kernel_size
@@ -102,3 +107,4 @@ def conv2d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
                                     total += grad_y[n, co, oh, ow] * x[n, ci, ih, iw]
                     grad_w[co, ci, kh, kw] = total
     return grad_w
+    # END SOLUTION
