@@ -41,7 +41,7 @@ READING = ["tinyunet/tensor.py", "tinyunet/function.py", "tinyunet/autograd.py",
            "tinyunet/ops/conv.py", "tinyunet/kernels/reference/conv.py",
            "tinyunet/kernels/numba_cpu/conv.py", "tinyunet/ops/pool.py",
            "tinyunet/kernels/reference/pool.py", "tinyunet/ops/activation.py",
-           "tinyunet/ops/concat.py", "tinyunet/ops/loss.py", "tinyunet/ops/dice.py",
+           "tinyunet/ops/concat.py", "tinyunet/ops/cross_entropy.py", "tinyunet/ops/dice.py",
            "tinyunet/models/unet.py", "tinyunet/models/blocks.py"]
 
 CODE_LINK = re.compile(r"\]\(\.\./(tinyunet/[\w/]+\.py)(?:#([\w.]+))?\)")

@@ -109,7 +109,7 @@ print(p.data[0])
 #
 # The pooled map has two channels, read as two class logits per pixel. Cross-entropy is the
 # mean over the 4 pixels of `-log softmax(z)[true class]`
-# ([`CrossEntropy`](../tinyunet/ops/loss.py#CrossEntropy)):
+# ([`CrossEntropy`](../tinyunet/ops/cross_entropy.py#CrossEntropy)):
 
 # %%
 loss = F.cross_entropy(p, target)

@@ -24,7 +24,7 @@
 #   the mask within a few steps and then spends its steps becoming a better constant;
 # * soft Dice has the mirror-image trap: it starts out calling *everything* foreground.
 #
-# The losses: [`cross_entropy`](../tinyunet/ops/loss.py#cross_entropy),
+# The losses: [`cross_entropy`](../tinyunet/ops/cross_entropy.py#cross_entropy),
 # [`dice_loss`](../tinyunet/ops/dice.py#dice_loss) (soft Dice, [`SoftDice`](../tinyunet/ops/dice.py#SoftDice))
 # and [`dice_ce_loss`](../tinyunet/ops/dice.py#dice_ce_loss).
 
