@@ -35,7 +35,8 @@ CAP = 24
 DTYPES = ("float32", "float64")
 # exported, but not torch.nn.functional ops: no OpInfo to walk (tested in their own files)
 NOT_IN_TORCH = {"center_crop", "conv2d_output_size", "conv_transpose2d_output_size",
-                "dice_loss", "dice_ce_loss"}
+                "conv3d_output_size", "conv_transpose3d_output_size", "dice_loss",
+                "dice_ce_loss"}
 # OpInfo's calling conventions that differ from the function's own
 ADAPTERS = {"embedding": lambda weight, idx, **kw: F.embedding(idx, weight, **kw)}
 RANDOM = {"dropout", "scaled_dot_product_attention"}  # random when p > 0: checked by law

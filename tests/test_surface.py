@@ -15,7 +15,8 @@ import tinyunet.functional as F
 import tinyunet.nn as nn
 
 # torch's own name for the function where ``torch.nn.functional.<name>`` is not inspectable
-TORCH_FUNCTION = {"max_pool2d": "max_pool2d_with_indices"}
+TORCH_FUNCTION = {"max_pool2d": "max_pool2d_with_indices",
+                  "max_pool3d": "max_pool3d_with_indices"}
 TORCH_MODULE_ONLY = {"cat", "stack"}  # torch.cat / torch.stack
 
 
@@ -43,7 +44,8 @@ def _ours(fn):
 
 
 TORCH_FUNCTIONS = sorted(set(F.__all__) - {"center_crop", "conv2d_output_size",
-                                           "conv_transpose2d_output_size", "dice_loss",
+                                           "conv_transpose2d_output_size", "conv3d_output_size",
+                                           "conv_transpose3d_output_size", "dice_loss",
                                            "dice_ce_loss"})
 
 

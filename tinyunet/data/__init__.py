@@ -20,6 +20,7 @@ from tinyunet.data.normalize import normalize, percentile_normalize
 from tinyunet.data.nuclei import SyntheticNuclei
 from tinyunet.data.sampling import Repeat, WithWeightMaps
 from tinyunet.data.synthetic import SyntheticCells, gaussian_blur
+from tinyunet.data.volumes import SyntheticCellVolumes, gaussian_blur3d
 from tinyunet.data.weights import (
     class_balance_weights,
     distance_transform,
@@ -38,11 +39,13 @@ __all__ = [
     "RandomRot90",
     "Repeat",
     "SyntheticCells",
+    "SyntheticCellVolumes",
     "SyntheticNuclei",
     "WithWeightMaps",
     "class_balance_weights",
     "distance_transform",
     "gaussian_blur",
+    "gaussian_blur3d",
     "label_components",
     "normalize",
     "percentile_normalize",

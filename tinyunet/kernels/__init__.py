@@ -13,12 +13,13 @@ through both and compare. A learner steps through ``reference`` (or the numba se
 
 Contract (all kernels):
 
-* Arrays are NumPy arrays in channels-first layout ``(N, C, H, W)``, C-contiguous, float32 or
-  float64; a kernel returns arrays of its input dtype. Kernels never see Tensors.
+* Arrays are NumPy arrays in channels-first layout ``(N, C, H, W)`` (``(N, C, D, H, W)`` for
+  the 3-D kernels), C-contiguous, float32 or float64; a kernel returns arrays of its input
+  dtype. Kernels never see Tensors.
 * Hyper-parameters arrive already normalised by the op layer: ``stride``, ``padding``,
-  ``dilation``, ``output_padding``, ``kernel_size`` are 2-tuples of ints ``(h, w)``; padding is
-  symmetric and non-negative. Validation (clear errors naming shapes) is the op layer's job;
-  kernels assume valid input.
+  ``dilation``, ``output_padding``, ``kernel_size`` are 2-tuples of ints ``(h, w)`` (3-tuples
+  ``(d, h, w)`` for the 3-D kernels); padding is symmetric and non-negative. Validation
+  (clear errors naming shapes) is the op layer's job; kernels assume valid input.
 
 Names every kernel set provides:
 
@@ -36,6 +37,21 @@ conv.py
         which may be smaller than conv2d's natural output size.
     (The input-gradient of conv2d *is* conv_transpose2d and the input-gradient of
     conv_transpose2d *is* conv2d: the adjoint pair is written once.)
+conv3d.py
+    conv3d(x, w, b, stride, padding, dilation) -> y
+        x (N, C_in, D, H, W), w (C_out, C_in, kD, kH, kW), b (C_out,) or None; one group
+        (the op layer splits ``groups``).
+    conv_transpose3d(x, w, b, stride, padding, output_padding, dilation) -> y
+        x (N, C_in, D, H, W), w (C_in, C_out, kD, kH, kW), b (C_out,) or None.
+    conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation) -> grad_w
+        grad_w (C_out, C_in, kD, kH, kW); sums over grad_y's own spatial size.
+    (The same adjoint pair as in 2-D: each is the other's input gradient.)
+pool3d.py
+    max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode) -> (y, argmax)
+        argmax int64 (N, C, D_out, H_out, W_out): flat index d*H*W + h*W + w into the input
+        volume, as PyTorch's ``return_indices``; the same tie and NaN rules as max_pool2d.
+        The output size is ``reference.pool3d.pool3d_output_size`` (PyTorch's ceil_mode rule).
+    max_pool3d_backward(grad_y, argmax, input_shape) -> grad_x
 pool.py
     max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode) -> (y, argmax)
         argmax int64 (N, C, H_out, W_out): flat index h * W + w into the input plane, as

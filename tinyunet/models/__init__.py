@@ -10,15 +10,14 @@ from .attention_unet import AttentionUNet
 from .classifier import Classifier
 from .diffusion_unet import DiffusionUNet
 from .residual_unet import ResidualUNet
+from .size_plan import size_plan
 from .summary import summary, trace
 from .unet import EncoderDecoder, UNet
+from .unet3d import UNet3D
 from .unetpp import UNetPlusPlus
 
-# The 3D U-Net joins with one line, "unet3d": UNet3D (give the class `dims = 3`, and `changes` /
-# `changed_stages` for the summary's marks; the CLI builds its input from `dims` and passes only
-# the options its constructor accepts).
 FAMILY = {"unet": UNet, "attention": AttentionUNet, "residual": ResidualUNet,
-          "unetpp": UNetPlusPlus}
+          "unetpp": UNetPlusPlus, "unet3d": UNet3D}
 
-__all__ = ["UNet", "EncoderDecoder", "AttentionUNet", "ResidualUNet", "UNetPlusPlus",
-           "Classifier", "DiffusionUNet", "FAMILY", "summary", "trace"]
+__all__ = ["UNet", "EncoderDecoder", "AttentionUNet", "ResidualUNet", "UNetPlusPlus", "UNet3D",
+           "Classifier", "DiffusionUNet", "FAMILY", "summary", "trace", "size_plan"]

@@ -24,14 +24,15 @@ half resolution, the lesson's example).
 ``padding="valid"`` is the original paper: every 3x3 conv trims a pixel each side, a 572x572
 input gives a 388x388 mask, and the skips are center-cropped before concatenation.
 
-The variants (``attention_unet.py``, ``residual_unet.py``, ``unetpp.py``) each replace one part
-of this skeleton by overriding one of the ``make_*`` / ``build_up_path`` methods below.
+The variants (``attention_unet.py``, ``residual_unet.py``, ``unetpp.py``, ``unet3d.py``) each
+replace one part of this skeleton by overriding ``make_*`` / ``build_up_path`` methods below.
 """
 
 from __future__ import annotations
 
 from .. import nn
 from .blocks import ConvBlock, SkipConnection
+from .size_plan import require_legal_size
 
 UP_MODES = ("transposed", "bilinear", "nearest")
 
@@ -68,16 +69,24 @@ class UNet(nn.Module):
 
         self.encoder = nn.ModuleList(
             self.make_block(in_channels if k == 0 else c[k - 1], c[k]) for k in range(depth))
-        self.pool = nn.ModuleList(nn.MaxPool2d(2) for _ in range(depth))  # pool.k: k -> k + 1
+        self.pool = nn.ModuleList(self.make_pool(k) for k in range(depth))
         self.bottleneck = self.make_block(c[depth - 1], c[depth])
         self.build_up_path()
-        self.head = nn.Conv2d(c[0], num_classes, kernel_size=1)
+        self.head = self.make_head()
 
     # ----- the replaceable parts: each variant overrides one of these -----------------------
     def make_block(self, in_channels: int, out_channels: int) -> nn.Module:
         """The unit at every level, down and up: two 3x3 convs (``ConvBlock``)."""
         pad = 1 if self.config["padding"] == "same" else 0
         return ConvBlock(in_channels, out_channels, pad, self.config["norm"])
+
+    def make_pool(self, k: int) -> nn.Module:
+        """``pool.k``: from level k down to level k + 1 (size / 2)."""
+        return nn.MaxPool2d(2)
+
+    def make_head(self) -> nn.Module:
+        """A 1x1 conv from level 0's channels to one logit per class."""
+        return nn.Conv2d(self.channels[0], self.config["num_classes"], kernel_size=1)
 
     def make_up(self, k: int) -> nn.Module:
         """``ups.k``: from level k + 1 up to level k (size x2)."""
@@ -110,14 +119,11 @@ class UNet(nn.Module):
 
     # ----- the forward pass ------------------------------------------------------------------
     def check_size(self, x):
-        """With 'same' padding each max-pool halves H and W: they must divide by 2**depth."""
-        f = 2 ** self.config["depth"]
-        if self.config["padding"] == "same" and (x.shape[-2] % f or x.shape[-1] % f):
-            raise ValueError(
-                f"{type(self).__name__}(depth={self.config['depth']}): each max-pool halves H "
-                f"and W, so they must be divisible by 2**depth = {f}; got {tuple(x.shape[-2:])} "
-                f"(pad or crop the input)"
-            )
+        """Before the first conv: a size the U cannot take ('same': sides not divisible by
+        2**depth; 'valid': an odd size at a pool, or nothing left) is named with the nearest
+        legal ones (``size_plan``)."""
+        require_legal_size(type(self).__name__, x.shape[2:], self.config["depth"],
+                           self.config["padding"], dims=self.dims)
 
     def forward(self, x):
         self.check_size(x)

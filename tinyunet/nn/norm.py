@@ -1,4 +1,5 @@
-"""BatchNorm2d and GroupNorm: normalise activations, then scale (weight) and shift (bias).
+"""BatchNorm2d, BatchNorm3d and GroupNorm: normalise activations, then scale (weight) and
+shift (bias).
 
 The math and its backward are in ``tinyunet.ops.norm``. BatchNorm2d behaves differently in
 training and evaluation, exactly as PyTorch's:
@@ -48,10 +49,12 @@ class BatchNorm2d(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
+    _ndim, _layout = 4, "(N, C, H, W)"  # what forward accepts (BatchNorm3d: 5-D volumes)
+
     def forward(self, x):
-        if x.ndim != 4:
-            raise ValueError(f"BatchNorm2d: expected a 4-D input (N, C, H, W), got shape "
-                             f"{tuple(x.shape)}")
+        if x.ndim != self._ndim:
+            raise ValueError(f"{type(self).__name__}: expected a {self._ndim}-D input "
+                             f"{self._layout}, got shape {tuple(x.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
@@ -68,6 +71,14 @@ class BatchNorm2d(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm3d(BatchNorm2d):
+    """``BatchNorm3d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True)`` over (N, C, D, H, W): the same per-channel statistics, taken
+    over the batch and the whole volume."""
+
+    _ndim, _layout = 5, "(N, C, D, H, W)"
 
 
 class GroupNorm(Module):

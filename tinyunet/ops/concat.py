@@ -118,10 +118,11 @@ def stack(tensors, dim=0, *, out=None):
 
 
 def center_crop(x, size):
-    """The central ``size = (h, w)`` (or ``h`` for a square) window of the last two dims.
+    """The central ``size = (h, w)`` (or ``h`` for a square) window of the last two dims, or
+    the central ``(d, h, w)`` block of the last three (a volume, as the 3-D U-Net's skips).
 
-    Offsets as torchvision's ``center_crop``: ``top = int(round((H - h) / 2))``, likewise
-    ``left`` (Python rounds halves to even). A crop larger than the input is an error here
+    Offsets as torchvision's ``center_crop``, per dim: ``top = int(round((H - h) / 2))``
+    (Python rounds halves to even). A crop larger than the input is an error here
     (torchvision would pad; use ``pad`` for that).
     """
     x = Tensor._lift(x)
@@ -129,14 +130,15 @@ def center_crop(x, size):
         raise ValueError(f"center_crop: expected a tensor with at least 2 dims (..., H, W), "
                          f"got shape {x.shape}")
     size = (size,) if isinstance(size, int) else tuple(size)
-    if len(size) not in (1, 2):
-        raise ValueError(f"center_crop: size must be an int or (h, w), got {size!r}")
-    h, w = size * 2 if len(size) == 1 else size
-    H, W = x.shape[-2:]
-    if not (0 < h <= H and 0 < w <= W):
-        raise ValueError(f"center_crop: crop size {(h, w)} must be positive and no larger than "
-                         f"the input's spatial size {(H, W)} (input shape {x.shape})")
-    # BEGIN SOLUTION task=3.3 hint="round((H - h) / 2) rows above, then a slice (getitem)"
-    top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
-    return getitem(x, (Ellipsis, slice(top, top + h), slice(left, left + w)))
+    if len(size) not in (1, 2, 3) or len(size) > x.ndim:
+        raise ValueError(f"center_crop: size must be an int, (h, w) or (d, h, w), got {size!r} "
+                         f"for input shape {x.shape}")
+    size = size * 2 if len(size) == 1 else size
+    spatial = x.shape[-len(size):]
+    if not all(0 < s <= n for s, n in zip(size, spatial)):
+        raise ValueError(f"center_crop: crop size {size} must be positive and no larger than "
+                         f"the input's spatial size {spatial} (input shape {x.shape})")
+    # BEGIN SOLUTION task=3.3 hint="round((n - s) / 2) before each cropped axis, then a slice"
+    starts = [int(round((n - s) / 2.0)) for s, n in zip(size, spatial)]
+    return getitem(x, (Ellipsis, *(slice(a, a + s) for a, s in zip(starts, size))))
     # END SOLUTION

@@ -20,10 +20,12 @@ from .classifier import Classifier
 from .diffusion_unet import DiffusionUNet
 from .residual_unet import ResidualUNet
 from .unet import UNet
+from .unet3d import UNet3D
 from .unetpp import UNetPlusPlus
 
 TWINS = {"UNet": UNet, "AttentionUNet": AttentionUNet, "ResidualUNet": ResidualUNet,
-         "UNetPlusPlus": UNetPlusPlus, "Classifier": Classifier, "DiffusionUNet": DiffusionUNet}
+         "UNetPlusPlus": UNetPlusPlus, "Classifier": Classifier, "DiffusionUNet": DiffusionUNet,
+         "UNet3D": UNet3D}
 
 
 def twin_of(model):

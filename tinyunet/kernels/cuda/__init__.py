@@ -3,7 +3,8 @@
 Same names, same signatures, same results as ``reference`` and ``numba_cpu``; the arrays are
 CuPy arrays and so are the results (allocated with ``xp = get_array_module(x)``).
 
-* im2col / col2im, pooling and upsampling are hand-written ``numba.cuda`` kernels
+* im2col / col2im (vol2col / col2vol in 3-D), pooling and upsampling are hand-written
+  ``numba.cuda`` kernels
   (``@cuda.jit``), one thread per output element or per input pixel (see each file);
   CuPy arrays go straight in through the CUDA array interface, no copies.
 * The GEMMs of the convolutions are ``xp.matmul``: cuBLAS through CuPy.
@@ -18,6 +19,7 @@ lives on the GPU, so importing tinyunet never imports numba.cuda or CuPy.
 
 from .activation import relu, relu_backward
 from .conv import conv2d, conv2d_grad_weight, conv_transpose2d
+from .conv3d import conv3d, conv3d_grad_weight, conv_transpose3d
 from .interpolate import (
     upsample_bicubic2d,
     upsample_bicubic2d_backward,
@@ -34,12 +36,15 @@ from .pool import (
     max_pool2d,
     max_pool2d_backward,
 )
+from .pool3d import max_pool3d, max_pool3d_backward
 
 __all__ = [
     "relu", "relu_backward",
     "conv2d", "conv2d_grad_weight", "conv_transpose2d",
+    "conv3d", "conv3d_grad_weight", "conv_transpose3d",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+    "max_pool3d", "max_pool3d_backward",
     "upsample_nearest2d", "upsample_nearest2d_backward",
     "upsample_bilinear2d", "upsample_bilinear2d_backward",
     "upsample_bicubic2d", "upsample_bicubic2d_backward",
