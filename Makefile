@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # own, so a fresh clone's `make demo` installs just those. `make test` installs the rest later.
 RUNTIME := $(VENV)/.installed-runtime
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean book browser
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,24 @@ $(STAMP): pyproject.toml
 demo: $(RUNTIME)
 	$(PY) -m tinyunet demo --out runs/demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
 
+# the book: every chapter executed in full, the reading view, one static site in book/_build/
+book: $(STAMP)
+	$(PY) -m book.build
+
+# the book's browser test drives Debian's Chromium: install it when it is missing
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tinyunet tests benchmarks
+	$(VENV)/bin/ruff check tinyunet tests benchmarks book tutorials
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache book/_build

@@ -153,6 +153,7 @@ def test_checkerboard_experiment_numbers():
     for name in ("nearest", "resize_conv", "subpixel_icnr"):
         assert ny[name]["random_init_mean"] < 0.05
     assert ny["bilinear"]["random_init_mean"] < 1e-4
+    assert ny["nearest"]["trained"] is None and ny["bilinear"]["trained"] is None  # no weights
     spread = n["phase_gain_spread"]
     assert max(max(layers) for layers in spread["resize_conv"]["per_layer"]) < 1e-9
     assert spread["subpixel_icnr"]["initial"] == 0.0
@@ -195,8 +196,12 @@ def test_blur_sharpness_falls_as_the_bottleneck_deepens():
 
 
 def test_skips_win():
-    n = skips(size=32, depth=2, base_channels=4, steps=60, n_train=32, n_test=8).numbers
+    outcome = skips(size=32, depth=2, base_channels=4, steps=60, n_train=32, n_test=8)
+    n = outcome.numbers
     on, off = n["skips_on"], n["skips_off"]
+    bars = outcome.draw().axes[-1]  # the figure draws all three scores, edge sharpness too
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["Dice", "boundary F1",
+                                                              "edge sharpness"]
     assert on["dice"] > off["dice"] + 0.05
     assert on["boundary_f1"] > off["boundary_f1"] + 0.05
     assert on["edge_sharpness"] > off["edge_sharpness"]

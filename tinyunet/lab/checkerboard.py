@@ -187,10 +187,8 @@ def checkerboard(seed: int = 0, full: bool = False, **settings) -> Outcome:
     for name in UPSAMPLERS:
         if name in training:
             nyquist[name]["trained"] = training[name]["nyquist_share"]
-        elif name in ("nearest", "bilinear"):  # no weights: training cannot change them
-            nyquist[name]["trained"] = nyquist[name]["random_init_mean"]
-        else:
-            nyquist[name]["trained"] = None  # not in this run's settings["trained"]
+        else:  # nearest, bilinear: no weights, nothing trained; or not in settings["trained"]
+            nyquist[name]["trained"] = None
 
     small = smooth_periodic(1, 12, 2, rng)[0, 0]
     grown = grow_four_ways(small)
@@ -239,14 +237,15 @@ def _figure(small, grown, gradient, numbers, training):
         cov = coverage_map_1d(k, 2)
         ax[0].plot(cov, marker, label=f"kernel {k}, stride 2", ms=3)
     ax[0].set_title("1-D coverage (transposed conv of ones)")
-    ax[0].set_xlabel("output position")
+    ax[0].set_xlabel("output position (pixel)")
+    ax[0].set_ylabel("kernel placements covering it")
     ax[0].legend(fontsize=7)
     im = ax[1].imshow(coverage_map_2d(3, 2), cmap="viridis")
     ax[1].set_title("2-D coverage, kernel 3 stride 2")
-    fig.colorbar(im, ax=ax[1], shrink=0.7)
+    fig.colorbar(im, ax=ax[1], shrink=0.7, label="placements covering the pixel")
     im = ax[2].imshow(gradient, cmap="viridis")
     ax[2].set_title("input-gradient of conv k3 s2")
-    fig.colorbar(im, ax=ax[2], shrink=0.7)
+    fig.colorbar(im, ax=ax[2], shrink=0.7, label="dL/dx for dL/dy = 1")
     names = list(numbers["nyquist_share"])
     xs = np.arange(len(names))
     for offset, key, label in ((-0.27, "uniform_kernel", "constant kernel"),
@@ -255,17 +254,25 @@ def _figure(small, grown, gradient, numbers, training):
         values = [numbers["nyquist_share"][n][key] for n in names]
         ax[3].bar(xs + offset, [np.nan if v is None else v for v in values], 0.27,
                   label=label)
+    for x, n in zip(xs, names):
+        if n in ("nearest", "bilinear"):  # nothing to train: say so where the bar would be
+            ax[3].text(x + 0.27, 2e-6, "no weights", rotation=90, fontsize=6, va="bottom",
+                       ha="center")
     ax[3].set_xticks(xs, names, rotation=60, fontsize=7)
     ax[3].set_yscale("log")
     ax[3].set_ylim(1e-6, 1.5)
-    ax[3].set_ylabel("share of energy at Nyquist")
-    ax[3].set_title("checkerboard energy")
+    ax[3].set_ylabel("Nyquist share of output energy")
+    ax[3].set_title("checkerboard energy: energy within B of\nthe Nyquist frequency / total "
+                    "(smooth input)", fontsize=9)
     ax[3].legend(fontsize=7)
     for name, t in training.items():
         ax[4].plot(t["steps"], [np.mean(v) for v in t["spread"]], label=name)
     ax[4].set_xlabel("training step")
     ax[4].set_ylabel("phase gain spread (mean over layers)")
     ax[4].set_yscale("symlog", linthresh=1e-3)
-    ax[4].set_title("U-Net upsamplers during training")
+    ax[4].set_title("U-Net training; spread = |max - min| /\n|mean| of the per-phase tap "
+                    "sums\n(0 = no checkerboard)", fontsize=9)
     ax[4].legend(fontsize=7)
+    fig.supxlabel("Takeaway: equal coverage is not enough -- learned taps make the phases "
+                  "unequal; only resizes (and ICNR at the start) keep them equal.", fontsize=10)
     return fig
