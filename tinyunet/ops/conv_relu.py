@@ -57,7 +57,7 @@ class Conv2dReLU(Function):
             grad_z, grad_b = k.relu_backward_sum(grad, a)
         else:
             grad_z = k.relu_backward(grad, a)
-            grad_b = get_array_module(grad_z).einsum("nchw->c", grad_z)
+            grad_b = get_array_module(grad_z).einsum("nchw->c", grad_z) if ctx.has_bias else None
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:  # the adjoint: a transposed conv with the same weight
             H, W = ctx.x_shape[2:]
