@@ -47,6 +47,7 @@ def max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode):
     replaces the running maximum only if strictly greater -- so the *first* of equal maxima
     wins -- or if it is NaN, so a NaN propagates.
     """
+    # BEGIN SOLUTION task=3.1 extension=3d
     N, C, *size = x.shape
     D, H, W = size
     out = [pool3d_output_size(n, *a, ceil_mode)
@@ -71,10 +72,12 @@ def max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode):
                         y[n, c, od, oh, ow] = best
                         argmax[n, c, od, oh, ow] = best_index
     return y, argmax
+    # END SOLUTION
 
 
 def max_pool3d_backward(grad_y, argmax, input_shape):
     """grad_x[argmax] += grad_y: only the winning voxel moved the output."""
+    # BEGIN SOLUTION task=3.1 extension=3d
     N, C = input_shape[:2]
     grad_x = np.zeros((N, C, math.prod(input_shape[2:])), dtype=grad_y.dtype)
     D_out, H_out, W_out = grad_y.shape[2:]
@@ -85,3 +88,4 @@ def max_pool3d_backward(grad_y, argmax, input_shape):
                     for ow in range(W_out):
                         grad_x[n, c, argmax[n, c, od, oh, ow]] += grad_y[n, c, od, oh, ow]
     return grad_x.reshape(input_shape)
+    # END SOLUTION
