@@ -19,12 +19,16 @@
 # builds itself from a handful of factory methods, [`make_block`](../tinyunet/models/unet.py#UNet.make_block),
 # [`make_pool`](../tinyunet/models/unet.py#UNet.make_pool), [`make_up`](../tinyunet/models/unet.py#UNet.make_up),
 # [`make_skip`](../tinyunet/models/unet.py#UNet.make_skip) and [`build_up_path`](../tinyunet/models/unet.py#UNet.build_up_path),
-# and each variant is a short file that overrides one of them:
+# and each variant is a short file that overrides only the ones its one change touches:
 #
-# * **Attention U-Net** puts a gate on each rung ([`attention_unet.py`](../tinyunet/models/attention_unet.py));
-# * **Residual U-Net** makes every block a residual unit ([`residual_unet.py`](../tinyunet/models/residual_unet.py));
-# * **U-Net++** fills the space between encoder and decoder with a grid of nested skips ([`unetpp.py`](../tinyunet/models/unetpp.py));
-# * **3D U-Net** changes the dimension: every 3x3 is 3x3x3 ([`unet3d.py`](../tinyunet/models/unet3d.py)).
+# * **Attention U-Net** puts a gate on each rung ([`attention_unet.py`](../tinyunet/models/attention_unet.py):
+#   [`AttentionUNet.make_skip`](../tinyunet/models/attention_unet.py#AttentionUNet.make_skip));
+# * **Residual U-Net** makes every block a residual unit ([`residual_unet.py`](../tinyunet/models/residual_unet.py):
+#   [`ResidualUNet.make_block`](../tinyunet/models/residual_unet.py#ResidualUNet.make_block));
+# * **U-Net++** fills the space between encoder and decoder with a grid of nested skips
+#   ([`unetpp.py`](../tinyunet/models/unetpp.py): [`UNetPlusPlus.build_up_path`](../tinyunet/models/unetpp.py#UNetPlusPlus.build_up_path));
+# * **3D U-Net** changes the dimension, every 3x3 a 3x3x3 ([`unet3d.py`](../tinyunet/models/unet3d.py):
+#   [`UNet3D.make_block`](../tinyunet/models/unet3d.py#UNet3D.make_block) and the other factories).
 #
 # Each class says what it changes (`changes`) and which stages hold the change
 # (`changed_stages`), and [`summary`](../tinyunet/models/summary.py#summary) marks those
@@ -87,6 +91,7 @@ for name, (model, shape, kwargs) in family.items():
     marked[name] = [r.name for r in rows if changed(model, r.name)]
     parameters[name] = {"shared": sum(r.params for r in rows if r.name not in marked[name]),
                         "changed": sum(r.params for r in rows if r.name in marked[name])}
+    assert sum(parameters[name].values()) == sum(p.numel() for p in model.parameters())
     overrides[name] = [p for p in PARTS if p in vars(type(model))] if name != "UNet" else []
     print(f"{name:<14} overrides {', '.join(overrides[name]) or '(nothing: the skeleton)'}")
     print(f"{'':<14} changes   {model.changes or '-'}")
@@ -503,8 +508,8 @@ for a in slices:
 right.suptitle(f"3-D U-Net, {STEPS_3D} steps on {SIDE}^3 volumes: Dice {dice_3d:.2f} over all "
                "voxels", fontsize=11)
 cheap = min(k for k in ks if pruning[k]["dice"] >= pruning[DEPTH]["dice"] - 0.02)
-show(fig, f"One skeleton, one change each: the top gate damps the skip inside the cells "
-          f"(alpha {deep_inside:.2f}) and passes it at their edges ({at_edge:.2f}); U-Net++ "
+show(fig, f"One skeleton, one change each: the top gate opens wider at the cell edges (alpha "
+          f"{at_edge:.2f}) than a few pixels inside ({deep_inside:.2f}); U-Net++ "
           f"pruned to {cheap} of {DEPTH} columns keeps its Dice within 0.02 at "
           f"{pruning[cheap]['ms'] / pruning[DEPTH]['ms']:.0%} of the time; the same U in 3-D "
           f"segments volumes (Dice {dice_3d:.2f}).")
