@@ -275,7 +275,7 @@ for a in (count_ax, ap_ax):
 show(fig, f"Same pixels, different objects: the plain U-Net merges touching nuclei "
           f"({nuclei_scores['plain']['objects']} of {nuclei_scores['plain']['true_objects']} "
           f"found, AP@0.5 {nuclei_scores['plain']['ap50']:.2f}); the weight map "
-          f"({nuclei_scores['weight map']['ap50']:.2f}, "
+          f"(AP@0.5 {nuclei_scores['weight map']['ap50']:.2f}, "
           f"{nuclei_scores['weight map + split at necks']['ap50']:.2f} with the neck split) and "
           f"the boundary class ({nuclei_scores['three-class']['ap50']:.2f}) teach it to part "
           f"them.")

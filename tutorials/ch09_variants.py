@@ -200,16 +200,16 @@ def draw_parameters(ax, variant):
     plain_total = parameters["UNet"]["shared"]
     mine = parameters[variant]
     ax.barh([0], [plain_total], color=SHARED, label="the U-Net's own stages")
-    bars = [(0, plain_total)]
+    ax.text(plain_total, 0, f" {plain_total:,}", va="center", fontsize=8)
     if variant != "UNet":
         ax.barh([1], [mine["shared"]], color=SHARED)
         ax.barh([1], [mine["changed"]], left=[mine["shared"]], color=CHANGED,
                 label="changed stages")
-        bars.append((1, mine["shared"] + mine["changed"]))
-    for y, total in bars:
-        ax.text(total, y, f" {total:,}", va="center", fontsize=8)
+        ax.text(mine["shared"] + mine["changed"], 1,
+                f" {mine['shared'] + mine['changed']:,}\n ({mine['changed']:,} changed)",
+                va="center", fontsize=8)
     ax.set_yticks([0, 1], ["UNet", variant if variant != "UNet" else ""], fontsize=8)
-    ax.set_xlim(0, 1.3 * max(p["shared"] + p["changed"] for p in parameters.values()))
+    ax.set_xlim(0, 1.5 * max(p["shared"] + p["changed"] for p in parameters.values()))
     ax.set_xlabel("parameters (same widths: 4 base channels, depth 3)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, loc="lower right")
