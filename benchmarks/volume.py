@@ -2,8 +2,9 @@
 
 The model is a small 3-D U-Net, ``UNet3D(in_channels=1, num_classes=2, base_channels=8,
 depth=3, padding="same", norm=None)`` (1,192,610 parameters), and its PyTorch twin
-(``tinyunet/torch_twins/unet3d.py``). One step: zero the gradients, forward a batch of
-(N, 1, 64, 64, 64) float32 volumes, cross-entropy against random labels, backward, SGD.
+(``tinyunet/torch_twins/unet3d.py``: the 2-D twin's skeleton with 3-D layers). One step: zero
+the gradients, forward a batch of (N, 1, 64, 64, 64) float32 volumes, cross-entropy against
+random labels, backward, SGD.
 
 How it is measured, so that neither framework helps or hurts the other:
 
@@ -60,12 +61,15 @@ def _torch_step(batch, size):
     import numpy as np
     import torch
 
+    # the twins' package, loaded on its own under another name (their relative imports,
+    # `from .unet import UNet`, resolve inside it): plain PyTorch, tinyunet is never imported
+    folder = ROOT / "tinyunet" / "torch_twins"
     spec = importlib.util.spec_from_file_location(
-        "unet3d_twin", ROOT / "tinyunet" / "torch_twins" / "unet3d.py")
-    twin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(twin)  # plain PyTorch: the tinyunet package is never imported
+        "torch_twins", folder / "__init__.py", submodule_search_locations=[str(folder)])
+    twins = sys.modules["torch_twins"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twins)
     torch.manual_seed(0)
-    model = twin.UNet3D(**CONFIG)
+    model = twins.UNet3D(**CONFIG)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = (torch.from_numpy(a) for a in _batch(np, batch, size))
 

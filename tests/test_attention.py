@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinyunet as tu
-from tinyunet.nn.attention import CrossAttention2d, SelfAttention2d, norm_groups
+from tinyunet.nn.attention import CrossAttention2d, SelfAttention2d
 from tinyunet.ops.attention import attention_reference, scaled_dot_product_attention
 
 
@@ -191,42 +191,14 @@ def test_attention_option_errors():
 
 # ----- the layers ---------------------------------------------------------------------------
 
-def torch_attention_twin(torch, channels, context_dim, num_heads, groups):
-    """A PyTorch CrossAttention2d with tinyunet's attribute names (context=None: self)."""
-    tnn = torch.nn
-
-    class TorchAttention2d(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.heads = num_heads
-            self.norm = tnn.GroupNorm(groups, channels)
-            self.to_q = tnn.Linear(channels, channels, bias=False)
-            self.to_k = tnn.Linear(context_dim, channels, bias=False)
-            self.to_v = tnn.Linear(context_dim, channels, bias=False)
-            self.to_out = tnn.Linear(channels, channels)
-
-        def split(self, t):
-            N, L, C = t.shape
-            return t.reshape(N, L, self.heads, C // self.heads).permute(0, 2, 1, 3)
-
-        def forward(self, x, context=None):
-            N, C, H, W = x.shape
-            h = self.norm(x).reshape(N, C, H * W).transpose(1, 2)
-            c = h if context is None else context
-            out = torch.nn.functional.scaled_dot_product_attention(
-                self.split(self.to_q(h)), self.split(self.to_k(c)), self.split(self.to_v(c)))
-            out = self.to_out(out.permute(0, 2, 1, 3).reshape(N, H * W, C))
-            return x + out.transpose(1, 2).reshape(N, C, H, W)
-
-    return TorchAttention2d()
-
-
 @pytest.mark.parametrize("cross,heads", [(False, 1), (False, 2), (True, 1), (True, 4)])
 def test_attention_layers_match_pytorch_twin(torch, cross, heads):
     tu.manual_seed(0)
     C, D = 8, 6
     layer = CrossAttention2d(C, D, heads) if cross else SelfAttention2d(C, heads)
-    twin = torch_attention_twin(torch, C, D if cross else C, heads, norm_groups(C)).double()
+    from tinyunet.torch_twins.diffusion_unet import CrossAttention2d as TwinAttention
+
+    twin = TwinAttention(C, D if cross else C, heads).double()   # (context None: self)
     twin.load_state_dict({k: torch.from_numpy(v.astype(np.float64))
                           for k, v in layer.state_dict().items()})
     layer.double()

@@ -32,9 +32,9 @@ def site(tmp_path_factory):
 def test_every_chapter_executes_and_renders(site):
     out, seconds = site
     names = [p.stem for p in chapters()]
-    assert names[:9] == ["ch00_engine", "ch01_classifier_vs_segmenter", "ch02_size_trace",
-                         "ch03_bottleneck_blur", "ch04_skip_connections", "ch05_training",
-                         "ch06_upsampling", "ch07_imbalance", "ch08_diffusion"]
+    assert names == ["ch00_engine", "ch01_classifier_vs_segmenter", "ch02_size_trace",
+                     "ch03_bottleneck_blur", "ch04_skip_connections", "ch05_training",
+                     "ch06_upsampling", "ch07_imbalance", "ch08_diffusion", "ch09_variants"]
     assert list(seconds) == names  # all ran, in the lesson's order
     for name in names:
         page = (out / f"{name}.html").read_text()
@@ -46,6 +46,23 @@ def test_every_chapter_executes_and_renders(site):
     index = (out / "index.html").read_text()
     assert [index.index(f'href="{n}.html"') for n in names] == \
         sorted(index.index(f'href="{n}.html"') for n in names)
+
+
+def test_the_variants_chapter_links_each_variant_and_its_code_links_back(site):
+    """Chapter 9 reads the family off the code: each variant's file gets a reading page that
+    names the chapter; chapter 5 closes with its touching-nuclei appendix."""
+    out, _ = site
+    page = (out / "ch09_variants.html").read_text()
+    for rel in ("tinyunet/models/attention_unet.py", "tinyunet/models/residual_unet.py",
+                "tinyunet/models/unetpp.py", "tinyunet/models/unet3d.py",
+                "tinyunet/models/size_plan.py"):
+        assert f'href="code/{rel}.html' in page, rel
+        code = (out / "code" / f"{rel}.html").read_text()
+        assert "Used in:" in code and "../../../ch09_variants.html" in code, rel
+    assert page.count('class="figure"') >= 2  # the slider's strip and the main figure
+    training = (out / "ch05_training.html").read_text()
+    assert "chapter 5, touching nuclei: all asserts hold" in training
+    assert "code/tinyunet/data/weights.py.html#L" in training
 
 
 def test_reading_pages_link_back_to_the_chapters(site):

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinyunet as tu
+from tests.test_conv import random_inputs  # the cases here have test_conv's keys
 from tinyunet.kernels import numba_cpu, reference
 from tinyunet.ops.conv3d import (
     conv3d,
@@ -47,14 +48,6 @@ def cases(draw, transposed=False):
     size = tuple(draw(st.integers(low[i], low[i] + 2)) for i in range(3))
     return dict(x_shape=(N, C_in, *size), w_shape=w_shape, C_out=C_out, stride=s, padding=p,
                 output_padding=op, dilation=d, bias=draw(st.booleans()))
-
-
-def inputs(case, dtype, seed):
-    g = np.random.default_rng(seed)
-    x = g.standard_normal(case["x_shape"]).astype(dtype)
-    w = g.standard_normal(case["w_shape"]).astype(dtype)
-    b = g.standard_normal(case["C_out"]).astype(dtype) if case["bias"] else None
-    return x, w, b
 
 
 def hyper(case, transposed):
@@ -97,7 +90,7 @@ def close(actual, expected, dtype):
 @given(data=st.data())
 def test_matches_torch_forward_and_every_gradient(torch, kernel_set, transposed, dtype, data):
     case = data.draw(cases(transposed))
-    x, w, b = inputs(case, dtype, seed=1)
+    x, w, b = random_inputs(case, dtype, seed=1)
     y, grad_y, grads = run_tinyunet(case, x, w, b, transposed)
     y_t, grads_t = run_torch(torch, case, x, w, b, grad_y, transposed)
     assert y.dtype == dtype
@@ -187,7 +180,7 @@ def test_reference_and_numba_kernels_agree(case, t_case, shrink, cells, monkeypa
         monkeypatch.setattr(planes_module, "_RING", cells)
         monkeypatch.setattr(shifts_module, "_COLUMNS", 1)
     tol = dict(rtol=1e-12, atol=1e-12)
-    x, w, b = inputs(case, np.float64, seed=7)
+    x, w, b = random_inputs(case, np.float64, seed=7)
     h = (case["stride"], case["padding"], case["dilation"])
     y = reference.conv3d(x, w, b, *h)
     np.testing.assert_allclose(numba_cpu.conv3d(x, w, b, *h), y, **tol)
@@ -197,7 +190,7 @@ def test_reference_and_numba_kernels_agree(case, t_case, shrink, cells, monkeypa
     k = case["w_shape"][2:]
     np.testing.assert_allclose(numba_cpu.conv3d_grad_weight(x, grad_y, k, *h),
                                reference.conv3d_grad_weight(x, grad_y, k, *h), **tol)
-    x, w, b = inputs(t_case, np.float64, seed=9)
+    x, w, b = random_inputs(t_case, np.float64, seed=9)
     h = (t_case["stride"], t_case["padding"], t_case["output_padding"], t_case["dilation"])
     np.testing.assert_allclose(numba_cpu.conv_transpose3d(x, w, b, *h),
                                reference.conv_transpose3d(x, w, b, *h), **tol)

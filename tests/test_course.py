@@ -6,12 +6,15 @@ import importlib
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_layers import import_graph
 
 import tinyunet.autograd
 import tinyunet.broadcast
+import tinyunet.kernels.reference as ref
 from tinyunet.course import gradescope, plugin
+from tinyunet.course.build import _check_tasks
 from tinyunet.course.markers import MarkerError, parse, scan, unit_source
 from tinyunet.course.stubs import render
 from tinyunet.course.tasks import BY_ID, TASKS, graded_points, graded_tests, released
@@ -178,6 +181,39 @@ def test_markers_are_comments_only():
 def test_malformed_markers_are_refused_with_the_line(source, error):
     with pytest.raises(MarkerError, match=error):
         parse(source, "tinyunet/bad.py")
+
+
+def test_an_extension_block_is_stubbed_as_optional_and_listed_apart():
+    source = ("def f3(x):\n    \"\"\"3-D.\"\"\"\n    # BEGIN SOLUTION task=2.1 extension=3d\n"
+              "    return x + x\n    # END SOLUTION\n")
+    (region,) = parse(source, "tinyunet/example3d.py")
+    assert (region.task, region.extension, region.units) == ("2.1", "3d", ("f3",))
+    namespace = {}
+    exec(compile(render(source, [region], {"2.1"}), "student", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match=r"optional \(the 3-D kernels\): the loops "
+                                                  r"of Task 2\.1 with one more axis"):
+        namespace["f3"](1)
+    regions = scan(ROOT)
+    assert {(p, r.task) for p, rs in regions.items() for r in rs if r.extension == "3d"} == {
+        ("tinyunet/kernels/reference/conv3d.py", t) for t in ("2.1", "2.2", "2.3")} | {
+        ("tinyunet/kernels/reference/pool3d.py", "3.1")}
+    (strange,) = parse(source.replace("=3d", "=4d"), "tinyunet/example4d.py")
+    with pytest.raises(ValueError, match="unknown extensions .*extension=4d"):
+        _check_tasks({**regions, "tinyunet/example4d.py": [strange]})
+
+
+def test_the_3d_kernels_one_voxel_deep_are_the_2d_ones(rng):
+    """What the README's optional section tells students to check their 3-D kernels by."""
+    x, w, b = rng.standard_normal((2, 3, 1, 7, 6)), rng.standard_normal((4, 3, 1, 3, 2)), \
+        rng.standard_normal(4)
+    hyper = dict(stride=(1, 2, 1), padding=(0, 1, 1), dilation=(1, 1, 2))
+    flat = {k: v[1:] for k, v in hyper.items()}
+    np.testing.assert_allclose(ref.conv3d(x, w, b, **hyper)[:, :, 0],
+                               ref.conv2d(x[:, :, 0], w[:, :, 0], b, **flat))
+    y3, i3 = ref.max_pool3d(x, (1, 2, 3), (1, 2, 1), (0, 1, 1), (1, 1, 1), False)
+    y2, i2 = ref.max_pool2d(x[:, :, 0], (2, 3), (2, 1), (1, 1), (1, 1), False)
+    np.testing.assert_array_equal(y3[:, :, 0], y2)
+    np.testing.assert_array_equal(i3[:, :, 0], i2)
 
 
 def test_a_docstring_that_quotes_a_marker_is_not_a_block():

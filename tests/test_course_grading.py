@@ -57,6 +57,47 @@ def test_a_build_carries_no_solution_and_no_fast_kernel(student):
     assert kernels.strip() == "reference"
 
 
+def test_no_solution_line_reaches_any_file_of_the_student_repository(student):
+    """Not the file's own stub only: no line of any solution, 2-D or 3-D, stands anywhere in
+    the student's tree (lines the source also has outside every block are public)."""
+    regions = scan(ROOT)
+    solution, public = set(), set()
+    copied = [p for p in (*ROOT.glob("tinyunet/**/*.py"), *ROOT.glob("tutorials/*.py"))
+              if (student / p.relative_to(ROOT)).exists()]
+    for path in copied:
+        rel, text = path.relative_to(ROOT).as_posix(), path.read_text()
+        inside = {i for r in regions.get(rel, []) for i in range(r.begin, r.end + 1)}
+        body = _body_lines(text)
+        for i, line in enumerate(text.splitlines(), 1):
+            code = line.strip()
+            if i not in inside:
+                public.add(code)
+            elif i - 1 in body and len(code) > 12 and not code.startswith("#"):
+                solution.add(code)
+    secret = solution - public
+    assert len(secret) > 100    # what is checked: the lines of every block
+    for path in student.rglob("*.py"):
+        leaked = secret & {line.strip() for line in path.read_text().splitlines()}
+        assert not leaked, f"{path.relative_to(student)} holds solution lines: {sorted(leaked)}"
+
+
+def test_the_3d_kernels_are_an_optional_stub_listed_apart(student):
+    done = subprocess.run([sys.executable, "-c", (
+        "import numpy as np, tinyunet.functional as F, tinyunet as tu\n"
+        "try:\n    F.conv3d(tu.randn(1, 1, 2, 2, 2), tu.randn(1, 1, 1, 1, 1))\n"
+        "except NotImplementedError as e:\n    print(e)\n")], cwd=student, text=True,
+        capture_output=True, check=True, env=_env(student)).stdout
+    assert "optional (the 3-D kernels): the loops of Task 2.1 with one more axis" in done
+    readme = (student / "README.md").read_text()
+    section = readme[readme.index("## Optional: the 3-D kernels (ungraded)"):
+                     readme.index("## How grading works")]
+    for task, unit in (("2.1", "conv3d"), ("2.2", "conv_transpose3d"),
+                       ("2.3", "conv3d_grad_weight"), ("3.1", "max_pool3d_backward")):
+        assert f"| Task {task} " in section and f"`{unit}`" in section
+    table = readme[readme.index("## The tasks"):readme.index("## Optional")]
+    assert "3d" not in table
+
+
 def test_the_stubs_score_zero_on_every_task_even_with_the_reference(student):
     """Each task is graded again with the reference of everything it requires: still 0, so no
     graded test gives points for code the student has not written."""
@@ -157,6 +198,12 @@ def test_a_release_assigns_one_stage_and_carries_the_earlier_solutions(tmp_path)
     assert report.score == 0
     carried = grade(made.out, tasks=["1.1", "1.2", "1.3"], reference=None, progress=False)
     assert carried.score == carried.max_score == 20
+    # the 3-D kernels go with the tasks they extend: stubs in release 2, solved in release 4
+    assert "## Optional: the 3-D kernels" in readme
+    later = build(tmp_path / "release4", release=4, check_imports=False)
+    assert "## Optional" not in (later.out / "README.md").read_text()
+    assert "y[n, co, od, oh, ow] = total" in (
+        later.out / "tinyunet/kernels/reference/conv3d.py").read_text()
 
 
 def _body_lines(text):

@@ -1,37 +1,16 @@
 """The GPU kernel set's 3-D kernels against the reference set, on tiny shapes.
 
-As tests/test_cuda_kernels.py: CuPy arrays on a machine with a GPU, numba's CUDA simulator
-(every GPU thread a Python thread on NumPy arrays) without one, hence the tiny shapes.
+As tests/test_cuda_kernels.py, with its helpers: CuPy arrays on a machine with a GPU, numba's
+CUDA simulator (every GPU thread a Python thread on NumPy arrays) without one, hence the tiny
+shapes.
 """
 
 import numpy as np
 import pytest
-from numba.core import config
 
 import tinyunet as tu
 import tinyunet.kernels.reference as R
-
-ON_GPU = tu.cuda.is_available()
-if not ON_GPU and not config.ENABLE_CUDASIM:
-    pytest.skip("no CUDA device, and numba's CUDA simulator is off (NUMBA_ENABLE_CUDASIM=0)",
-                allow_module_level=True)
-
-import tinyunet.kernels.cuda as G  # noqa: E402  (after the check: it imports numba.cuda)
-
-
-def dev(a):
-    if ON_GPU:
-        import cupy
-
-        return cupy.asarray(a)
-    return a
-
-
-def close(gpu, ref):
-    out = gpu.get() if ON_GPU else gpu
-    assert out.dtype == ref.dtype and out.shape == ref.shape
-    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
-
+from tests.test_cuda_kernels import G, close, dev  # (skips this module too where that one skips)
 
 CONV = [  # (weight shape, stride, padding, dilation)
     ((3, 2, 3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1)),  # the U-Net's 3x3x3, 'same'

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 import tinyunet as tu
-import tinyunet.functional as F
 from tests.test_export import load_module
 from tinyunet import io
 from tinyunet.cli import main
@@ -92,21 +91,38 @@ def test_torchrun_continues_the_run_on_two_processes_and_comes_back(torch, expor
 
 
 def test_the_scripts_losses_are_tinyunets(torch, exported, monkeypatch):
+    """Every loss a run can train with, in float64: values to 1e-12, gradients to 1e-10; the
+    weighted ones with a weight map as the U-Net paper's (positive, peaked)."""
+    from tinyunet.interop.settings import SCRIPT_VALUES
+    from tinyunet.train.config import LOSSES
+
     monkeypatch.setitem(sys.modules, "model", load_module(exported / "model.py"))
     script = load_module(exported / "train_ddp.py")
+    assert set(script.LOSSES) == set(LOSSES) == set(SCRIPT_VALUES["loss"])
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((2, 3, 5, 4))
     target = rng.integers(0, 3, (2, 5, 4))
-    ours = {"dice_ce": F.dice_ce_loss, "ce": F.cross_entropy, "dice": F.dice_loss}
-    for name, loss in ours.items():
+    weight = 1 + 10 * rng.random((2, 5, 4)) ** 4
+    for name, loss in LOSSES.items():
+        extra = (weight,) if name in script.WEIGHTED else ()
         z = tu.Tensor(logits, requires_grad=True)
         zt = torch.tensor(logits, requires_grad=True)
-        value, value_t = loss(z, target), script.LOSSES[name](zt, torch.from_numpy(target))
+        value = loss(z, target, *extra)
+        value_t = script.LOSSES[name](zt, torch.from_numpy(target),
+                                      *map(torch.from_numpy, extra))
         value.backward()
         value_t.backward()
         np.testing.assert_allclose(value_t.item(), value.item(), rtol=1e-12, err_msg=name)
         np.testing.assert_allclose(zt.grad.numpy(), z.grad, rtol=1e-10, atol=1e-14,
                                    err_msg=name)
+    # the weight map matters: uniform weights give the plain cross-entropy, this one does not
+    zt = torch.tensor(logits)
+    plain = script.LOSSES["ce"](zt, torch.from_numpy(target)).item()
+    assert script.weighted_ce(zt, torch.from_numpy(target),
+                              torch.full((2, 5, 4), 3.0, dtype=torch.float64)).item() \
+        == pytest.approx(plain, rel=1e-12)
+    assert script.weighted_ce(zt, torch.from_numpy(target), torch.from_numpy(weight)).item() \
+        != pytest.approx(plain, rel=1e-3)
 
 
 def test_the_scripts_data_are_the_runs(exported):
@@ -115,7 +131,7 @@ def test_the_scripts_data_are_the_runs(exported):
     train_set, val_set = make_datasets(TINY_RUN)
     for split, items in (("train", train_set), ("val", val_set)):
         with np.load(exported / "data" / f"{split}.npz") as f:
-            assert len(f.files) == 2 * len(items)
+            assert len(f.files) == 2 * len(items) + (split == "train")   # and `repeats`
             for i, (image, mask, *_) in enumerate(items):   # (instance labels follow)
                 np.testing.assert_array_equal(f[f"image_{i:05d}"], image)
                 np.testing.assert_array_equal(f[f"mask_{i:05d}"], mask)

@@ -131,7 +131,7 @@ def test_group_norm_on_volumes_matches_torch(torch):
 def test_refusals():
     with pytest.raises(NotImplementedError, match=r"padding_mode='reflect' is not supported"):
         nn.Conv3d(1, 1, 3, padding_mode="reflect")
-    with pytest.raises(ValueError, match=r"groups=2 must divide in_channels \(3\)"):
+    with pytest.raises(ValueError, match=r"must both be divisible by groups \(2\)"):
         nn.Conv3d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match=r"padding must be an int or a triple of ints, got 'same'"):
         nn.ConvTranspose3d(1, 1, 3, padding="same")

@@ -65,7 +65,8 @@ def run_build(args) -> int:
 
     made = build(args.out, release=args.release, force=args.force)
     print(f"wrote {made.files} files to {made.out}: tasks {', '.join(made.graded)} assigned, "
-          f"{made.blocks} solution blocks stubbed; see {made.out / 'README.md'}")
+          f"{made.blocks} solution blocks stubbed ({made.optional} of them optional); see "
+          f"{made.out / 'README.md'}")
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from .common import command
 
 
@@ -36,9 +38,14 @@ def add_export(commands):
 
 def run_export(args) -> int:
     from ..interop import export_torch
+    from ..interop.settings import NotCarried
 
-    written = export_torch(args.checkpoint, args.out, data=not args.no_data,
-                           progress=not args.no_progress)
+    try:
+        written = export_torch(args.checkpoint, args.out, data=not args.no_data,
+                               progress=not args.no_progress)
+    except NotCarried as err:  # a setting the PyTorch side has no counterpart for: say which
+        print(f"tinyunet export: {err}", file=sys.stderr)
+        return 2
     for path in written.values():
         print(path)
     if "train_ddp.py" in written:

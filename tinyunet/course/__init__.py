@@ -2,7 +2,8 @@
 
 The library's own source is the answer key. The bodies students write are marked where they
 live, with two comment lines (``markers.py``), and each mark names one of thirteen tasks in
-five stages (``tasks.py``)::
+five stages (``tasks.py``); a few marks add ``extension=3d``, the 3-D kernels, stubbed with
+the task they extend but optional and ungraded (``tasks.py`` says why)::
 
     tinyunet course build course-out            # the student repository (stubs.py, build.py)
     cd course-out && python -m tinyunet course grade         # 0/100 on every task

@@ -10,6 +10,10 @@ assignment README and ``course.json`` (which tasks ``grade`` grades there). What
 * ``course/mistakes.py`` (the typical mistakes, written as edits of the solutions), the
   project's own tests and benchmarks.
 
+The blocks of an optional extension (the 3-D kernels, ``extension=3d``) are stubbed with the
+task they extend and listed apart in the README; ``tasks.py`` says why they are not shipped
+whole.
+
 ``release=N`` assigns the tasks of stage N: earlier stages arrive solved (their solutions
 carried forward, markers removed), later stages stay stubs and are not graded yet.
 """
@@ -28,7 +32,7 @@ from pathlib import Path
 from . import readme
 from .markers import scan
 from .stubs import render
-from .tasks import BY_ID, TASKS, released
+from .tasks import BY_ID, EXTENSIONS, TASKS, released
 
 SOURCE = Path(__file__).resolve().parents[2]
 COPIED = ("tinyunet", "tutorials", "pyproject.toml", ".gitignore")
@@ -44,6 +48,7 @@ class Build:
     stubbed: list[str]       # every task whose blocks are stubs here (assigned and later)
     files: int               # files written
     blocks: int              # blocks stubbed
+    optional: int            # of them, blocks of an optional extension
 
 
 def build(out, release: int | None = None, source: Path = SOURCE, force: bool = False,
@@ -63,7 +68,7 @@ def build(out, release: int | None = None, source: Path = SOURCE, force: bool = 
                                   "replace it)")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = blocks = 0
+    files = blocks = optional = 0
     for path in _sources(source):
         rel = path.relative_to(source).as_posix()
         target = out / rel
@@ -71,11 +76,12 @@ def build(out, release: int | None = None, source: Path = SOURCE, force: bool = 
         if rel in regions:
             text = render(path.read_text(), regions[rel], set(stubbed))
             blocks += sum(r.task in stubbed for r in regions[rel])
+            optional += sum(r.task in stubbed and bool(r.extension) for r in regions[rel])
             target.write_text(text)
         else:
             shutil.copy2(path, target)
         files += 1
-    result = Build(out, release, graded, stubbed, files, blocks)
+    result = Build(out, release, graded, stubbed, files, blocks, optional)
     (out / "README.md").write_text(readme.render(result, regions))
     (out / "course.json").write_text(json.dumps(
         {"release": release, "tasks": graded, "stubbed": stubbed}, indent=2) + "\n")
@@ -97,11 +103,17 @@ def _sources(source: Path):
 
 
 def _check_tasks(regions) -> None:
-    marked = {r.task for rs in regions.values() for r in rs}
-    unknown, unmarked = marked - set(BY_ID), set(BY_ID) - marked
+    marked = {r.task for rs in regions.values() for r in rs if not r.extension}
+    extended = {r.task for rs in regions.values() for r in rs if r.extension}
+    unknown, unmarked = (marked | extended) - set(BY_ID), set(BY_ID) - marked
     if unknown or unmarked:
         raise ValueError(f"solution markers name unknown tasks {sorted(unknown)}; tasks without "
                          f"a marked block: {sorted(unmarked)}")
+    strange = {f"{path}:{r.begin}: extension={r.extension}" for path, rs in regions.items()
+               for r in rs if r.extension and r.extension not in EXTENSIONS}
+    if strange:
+        raise ValueError(f"unknown extensions (tasks.EXTENSIONS has {sorted(EXTENSIONS)}): "
+                         f"{sorted(strange)}")
 
 
 def _check_parses(out: Path) -> None:

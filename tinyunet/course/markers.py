@@ -11,7 +11,9 @@ A block is two comment lines around code that stays exactly as it is::
         # END SOLUTION
 
 ``task`` is required; ``hint`` (shown to the student) and ``stub`` (lines given to the student
-above the ``raise``, ``\\n`` between lines) are optional. A block is one of two kinds:
+above the ``raise``, ``\\n`` between lines) are optional, and so is ``extension=NAME``: an
+optional, ungraded block beside the task (``tasks.EXTENSIONS``), stubbed with it but listed
+apart. A block is one of two kinds:
 
 * *statements* inside a function: the student gets one ``raise NotImplementedError(...)``
   in their place;
@@ -56,6 +58,7 @@ class Region:
     units: tuple[str, ...]     # the functions the block writes ("Conv2d.backward", ...)
     hint: str | None = None
     stub: str | None = None
+    extension: str | None = None   # an optional, ungraded block beside the task
 
     @property
     def module(self) -> str:
@@ -126,10 +129,10 @@ def _arguments(args: str, where: str) -> dict:
     if any(len(p) != 2 for p in pairs):
         raise MarkerError(f"{where}: marker arguments are key=value pairs, got {args!r}")
     found = dict(pairs)
-    unknown = set(found) - {"task", "hint", "stub"}
+    unknown = set(found) - {"task", "hint", "stub", "extension"}
     if unknown or "task" not in found:
-        raise MarkerError(f"{where}: a marker takes task=..., hint=\"...\", stub=\"...\"; got "
-                          f"{args!r}")
+        raise MarkerError(f"{where}: a marker takes task=..., hint=\"...\", stub=\"...\", "
+                          f"extension=...; got {args!r}")
     return found
 
 
@@ -151,7 +154,7 @@ def _region(path, lines, tree, begin, end, args) -> Region:
         raise MarkerError(f"{where}: the block defines no function")
     return Region(path, args["task"], begin, end, indent,
                   "definitions" if defines else "statements", tuple(units),
-                  args.get("hint"), args.get("stub"))
+                  args.get("hint"), args.get("stub"), args.get("extension"))
 
 
 def _indent(line: str) -> str:

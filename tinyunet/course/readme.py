@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tasks import BY_ID, graded_points
+from .tasks import BY_ID, EXTENSIONS, graded_points
 
 SETUP = """\
 ## Set up
@@ -64,7 +64,24 @@ def render(build, regions) -> str:
         rows.append(f"| {t.id} {t.title} | {points.get(t.id, 0):g} | {where.get(t.id, '')} | "
                     f"{_text(t.teaches)} | `{t.chapter}` | {_text(t.judged_by)} | {t.budget:g} s |")
     tasks = (f"## The tasks: {len(graded)} tasks, {total:g} points\n\n" + "\n".join(rows))
-    return "\n\n".join([title, intro, SETUP.rstrip(), tasks, RULES.rstrip()]) + "\n"
+    return "\n\n".join([title, intro, SETUP.rstrip(), tasks, *_extensions(build, regions),
+                        RULES.rstrip()]) + "\n"
+
+
+def _extensions(build, regions) -> list[str]:
+    """A section per extension with stubs in this build: what it is, and where to write it."""
+    sections = []
+    for name, e in EXTENSIONS.items():
+        mine = {path: [r for r in rs if r.extension == name and r.task in build.stubbed]
+                for path, rs in regions.items()}
+        where = _where({path: rs for path, rs in mine.items() if rs}, extensions=True)
+        if where:
+            rows = ["| beside | you may write |", "| --- | --- |"]
+            rows += [f"| Task {task} {BY_ID[task].title} | {where[task]} |"
+                     for task in sorted(where, key=list(BY_ID).index)]
+            sections.append(f"## Optional: {e.title} (ungraded)\n\n{e.what}\n\n"
+                            + "\n".join(rows))
+    return sections
 
 
 def _text(s: str) -> str:
@@ -72,11 +89,14 @@ def _text(s: str) -> str:
     return s.replace("<", "&lt;").replace("|", "\\|")
 
 
-def _where(regions) -> dict[str, str]:
-    """task id -> "`file`: `function`, ..." for the README's table."""
+def _where(regions, extensions: bool = False) -> dict[str, str]:
+    """task id -> "`file`: `function`, ..." for the README's table (of the tasks' own blocks,
+    or of the extensions' blocks beside them)."""
     found: dict[str, dict[str, list[str]]] = {}
     for path, rs in regions.items():
         for r in rs:
+            if bool(r.extension) != extensions:
+                continue
             units = found.setdefault(r.task, {}).setdefault(path, [])
             units += [u for u in r.units if u not in units]
     return {task: "; ".join(f"`{path}`: " + ", ".join(f"`{u}`" for u in _short(units))

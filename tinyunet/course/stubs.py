@@ -18,12 +18,16 @@ import ast
 import textwrap
 
 from .markers import Region, units_of
+from .tasks import EXTENSIONS
 from .tasks import task as lookup
 
 
-def message(task_id: str, hint: str | None = None) -> str:
+def message(task_id: str, hint: str | None = None, extension: str | None = None) -> str:
     t = lookup(task_id)
     text = f"Task {t.id}: {t.title} - see {t.chapter}"
+    if extension:
+        e = EXTENSIONS[extension]
+        text = f"optional ({e.title}): {e.stub.format(task=t.id)} - see README.md"
     return f"{text}. Hint: {hint}" if hint else text
 
 
@@ -31,11 +35,15 @@ def stub_lines(region: Region, indent: str) -> list[str]:
     """The comment, the given lines and the ``raise`` that replace one block (or body)."""
     t = lookup(region.task)
     lines = [f"{indent}# Task {t.id}: write this part ({t.chapter})"]
+    if region.extension:
+        e = EXTENSIONS[region.extension]
+        lines = [f"{indent}# Optional, ungraded ({e.title}): {e.stub.format(task=t.id)}"]
     if region.hint:
         lines.append(f"{indent}# Hint: {region.hint}")
     if region.stub:
         lines += [f"{indent}{line}" for line in region.stub.split("\\n")]
-    pieces = textwrap.wrap(message(region.task, region.hint), 60, drop_whitespace=False)
+    pieces = textwrap.wrap(message(region.task, region.hint, region.extension), 60,
+                           drop_whitespace=False)
     head = f"{indent}raise NotImplementedError("
     literal = ("\n" + " " * len(head)).join(repr(p) for p in pieces)
     lines.append(f"{head}{literal})")

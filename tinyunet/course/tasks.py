@@ -13,6 +13,17 @@ requires it is graded a second time with the reference Task 1.2 swapped in. The 
 ``requires`` honest from both sides (tests/test_course_grader.py): every earlier task a
 task's tests *use* is listed (they pass with everything else stubbed), and a task's tests
 import no module of a later task.
+
+**The 3-D kernels are an optional extension, stubbed, not read.** ``kernels/reference/conv3d.py``
+and ``pool3d.py`` (the 3D U-Net's) are the loops of Tasks 2.1-2.3 and 3.1 with one more
+axis, depth, in front of height: a student who found them whole in the repository would read
+off the 2-D answers by deleting a loop, which is why the fast kernels stay out too. Leaving
+them out would break the reference set's imports and every 3-D op; so they are marked like the
+2-D blocks, with ``extension=3d`` (:data:`EXTENSIONS`), and a build stubs them with the task
+they extend: same release, same carrying forward. No graded test touches them and they earn
+no points; the README lists them apart from the tasks as the optional next step (a 2-D loop
+nest becomes a 3-D one, and ``UNet3D`` runs), and the tests hold that no line of any solution,
+2-D or 3-D, reaches a student repository.
 """
 
 from __future__ import annotations
@@ -114,6 +125,26 @@ TASKS = (
 )
 
 BY_ID = {t.id: t for t in TASKS}
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Optional, ungraded blocks: stubbed with the task each extends, listed apart."""
+    name: str                    # the markers' ``extension=NAME``
+    title: str
+    stub: str                    # what a stub says it is, of ``{task}``
+    what: str                    # the README's paragraph: what it is and how to check it
+
+
+EXTENSIONS = {e.name: e for e in (
+    Extension("3d", "the 3-D kernels", "the loops of Task {task} with one more axis, depth",
+              "`UNet3D` runs on the 3-D versions of the kernels you write in Tasks 2.1-2.3 and "
+              "3.1: the same loops with one more axis, depth, in front of height (each "
+              "module's docstring gives the formula). No test grades them and they earn no "
+              "points; write them once their 2-D task passes, and check each against its 2-D "
+              "twin: on a volume one voxel deep, with a kernel one tap deep, `conv3d` is "
+              "`conv2d`, and `max_pool3d` is `max_pool2d`."),
+)}
 
 
 def task(task_id: str) -> Task:

@@ -21,6 +21,7 @@ import safetensors.numpy
 
 from .checkpoint import build_model, check_state, optimizer_to_torch, read_checkpoint
 from .data import write_training_data
+from .settings import check_carried
 from .source import SHIPPED, model_source
 
 
@@ -28,8 +29,12 @@ def export_torch(checkpoint, out, data: bool = True, progress: bool = True) -> d
     """Write the export folder ``out`` for ``checkpoint``; returns ``{what: path}``.
 
     ``data=False`` leaves out ``data/`` (``train_ddp.py --data DIR`` then reads it elsewhere).
+    A run with a setting the script cannot carry is refused before anything is written
+    (:mod:`tinyunet.interop.settings`).
     """
     ck = read_checkpoint(checkpoint)
+    if ck["train_config"] is not None:
+        check_carried(ck["train_config"], str(checkpoint))
     model = build_model(ck["model_class"], ck["model_config"])
     check_state(ck["model"], model, f"the weights in {checkpoint}")
     out = Path(out)

@@ -5,6 +5,9 @@ The state_dict may come from the exported ``model.py`` (``model.save``), from
 ``torch.save(model.state_dict(), ...)`` (``.pt``/``.pth``, read with ``weights_only=True``)
 or from a DistributedDataParallel wrapper, whose keys all start with ``module.``. Nothing is
 written unless every key is there with its shape; a mismatch names the key and both shapes.
+The run's training settings in ``arch.json`` come back too, where ``predict`` reads them: it
+scales new images as the run did (``normalize``, percentiles) and reads a ``three_class``
+network's output as interiors and boundaries.
 """
 
 from __future__ import annotations
@@ -83,7 +86,9 @@ def import_torch(state_dict, arch, out, optimizer=None) -> Path:
             safetensors.numpy.load_file(optimizer), metadata, model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    io.save(checkpoint, out, metadata={"format": "tinyunet checkpoint", "model_class": name,
-                                       "model_config": json.dumps(config),
-                                       "imported_from": str(state_dict)})
+    metadata = {"format": "tinyunet checkpoint", "model_class": name,
+                "model_config": json.dumps(config), "imported_from": str(state_dict)}
+    if "train_config" in checkpoint:  # predict reads how images were scaled from here
+        metadata["train_config"] = json.dumps(checkpoint["train_config"])
+    io.save(checkpoint, out, metadata=metadata)
     return out

@@ -50,7 +50,8 @@ pool3d.py
     max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode) -> (y, argmax)
         argmax int64 (N, C, D_out, H_out, W_out): flat index d*H*W + h*W + w into the input
         volume, as PyTorch's ``return_indices``; the same tie and NaN rules as max_pool2d.
-        The output size is ``reference.pool3d.pool3d_output_size`` (PyTorch's ceil_mode rule).
+        The output size is ``reference.pool.pool_output_size`` per axis (PyTorch's ceil_mode
+        rule).
     max_pool3d_backward(grad_y, argmax, input_shape) -> grad_x
 pool.py
     max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode) -> (y, argmax)

@@ -25,18 +25,23 @@ from .module import Module, Parameter, _empty
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def _pair(value):
-    """PyTorch stores sizes as (h, w) tuples; a padding may also be "same" or "valid"."""
+def _ntuple(value, n: int):
+    """PyTorch stores sizes as n-tuples, (h, w) or (d, h, w); a padding may also be "same" or
+    "valid"."""
     if isinstance(value, str):
         return value
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
 
 
-class _Conv(Module):
-    """What Conv2d and ConvTranspose2d share: storage, initialisation and printing."""
+class _ConvNd(Module):
+    """What the convolutions and transposed convolutions of every dimension share (PyTorch's
+    ``_ConvNd``): the checks, the weight and bias, their initialisation and the printing.
+    ``dims`` is the number of spatial dimensions: 2 here, 3 in ``nn/conv3d.py``."""
+
+    dims = 2
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 output_padding, groups, bias, padding_mode, weight_shape, device, dtype):
+                 output_padding, groups, bias, padding_mode, transposed, device, dtype):
         super().__init__()
         name = type(self).__name__
         if padding_mode not in PADDING_MODES:
@@ -48,14 +53,18 @@ class _Conv(Module):
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
+        n = self.dims
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
-        if self.padding == "same" and self.stride != (1, 1):
+        self.kernel_size, self.stride = _ntuple(kernel_size, n), _ntuple(stride, n)
+        self.padding, self.dilation = _ntuple(padding, n), _ntuple(dilation, n)
+        if self.padding == "same" and self.stride != (1,) * n:
             raise ValueError(f"{name}: padding='same' is not supported for strided "
                              f"convolutions (stride={self.stride})")
-        self.output_padding, self.groups, self.padding_mode = output_padding, groups, padding_mode
-        self.weight = Parameter(_empty(weight_shape(self.kernel_size), device, dtype))
+        self.output_padding = _ntuple(output_padding, n)
+        self.groups, self.padding_mode = groups, padding_mode
+        channels = ((in_channels, out_channels // groups) if transposed
+                    else (out_channels, in_channels // groups))
+        self.weight = Parameter(_empty((*channels, *self.kernel_size), device, dtype))
         if bias:
             self.bias = Parameter(_empty((out_channels,), device, dtype))
         else:
@@ -72,22 +81,33 @@ class _Conv(Module):
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
+        n = self.dims
+        for name, default in (("padding", (0,) * n), ("dilation", (1,) * n),
+                              ("output_padding", (0,) * n), ("groups", 1)):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
         if self.bias is None:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
         return s
 
+    def _output_padding(self, x, natural, output_size):
+        """The output_padding that takes a transposed conv from its ``natural`` output size
+        (output_padding 0) to ``output_size``, as PyTorch picks it: each axis may add up to
+        max(stride, dilation) - 1."""
+        target = tuple(output_size)[-self.dims:]
+        extra = tuple(t - n for t, n in zip(target, natural))
+        limit = tuple(max(s, d) for s, d in zip(self.stride, self.dilation))
+        if any(not 0 <= e < m for e, m in zip(extra, limit)):
+            largest = tuple(n + m - 1 for n, m in zip(natural, limit))
+            raise ValueError(f"{type(self).__name__}: output_size {target} cannot be reached "
+                             f"from input of shape {tuple(x.shape)}: the output is between "
+                             f"{natural} and {largest}")
+        return extra
 
-class Conv2d(_Conv):
+
+class Conv2d(_ConvNd):
     """``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
     groups=1, bias=True, padding_mode="zeros")``; ``padding`` may be "same" or "valid";
     ``padding_mode`` is "zeros", "reflect", "replicate" or "circular"."""
@@ -96,8 +116,7 @@ class Conv2d(_Conv):
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
                  dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         (0, 0), groups, bias, padding_mode,
-                         lambda k: (out_channels, in_channels // groups, *k), device, dtype)
+                         0, groups, bias, padding_mode, False, device, dtype)
 
     def forward(self, x):
         if self.padding_mode == "zeros":
@@ -118,7 +137,7 @@ class Conv2d(_Conv):
         return (pw, pw, ph, ph)
 
 
-class ConvTranspose2d(_Conv):
+class ConvTranspose2d(_ConvNd):
     """``ConvTranspose2d(in_channels, out_channels, kernel_size, stride=1, padding=0,
     output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros")``: the U-Net's
     learnable up-convolution (kernel 2, stride 2 doubles the size)."""
@@ -133,26 +152,15 @@ class ConvTranspose2d(_Conv):
             raise ValueError(f'ConvTranspose2d: only padding_mode "zeros" is supported (as in '
                              f"PyTorch), got {padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         _pair(output_padding), groups, bias, padding_mode,
-                         lambda k: (in_channels, out_channels // groups, *k), device, dtype)
+                         output_padding, groups, bias, padding_mode, True, device, dtype)
 
     def forward(self, x, output_size=None):
         """``output_size`` (e.g. the skip tensor's shape) picks the output_padding that
         reaches it, as in PyTorch: the way to undo a pooling of an odd-sized map."""
         output_padding = self.output_padding
         if output_size is not None:
-            output_padding = self._output_padding(x, tuple(output_size)[-2:])
+            natural = conv_transpose2d_output_size(tuple(x.shape[-2:]), self.kernel_size,
+                                                   self.stride, self.padding, 0, self.dilation)
+            output_padding = self._output_padding(x, natural, output_size)
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                 output_padding, self.groups, self.dilation)
-
-    def _output_padding(self, x, target):
-        natural = conv_transpose2d_output_size(tuple(x.shape[-2:]), self.kernel_size,
-                                               self.stride, self.padding, 0, self.dilation)
-        extra = tuple(t - n for t, n in zip(target, natural))
-        limit = tuple(max(s, d) for s, d in zip(self.stride, self.dilation))
-        if any(not 0 <= e < m for e, m in zip(extra, limit)):
-            largest = tuple(n + m - 1 for n, m in zip(natural, limit))
-            raise ValueError(f"ConvTranspose2d: output_size {target} cannot be reached from "
-                             f"input of shape {tuple(x.shape)}: the output is between "
-                             f"{natural} and {largest}")
-        return extra

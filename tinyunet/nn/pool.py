@@ -14,10 +14,10 @@ from ..ops.pool import max_pool2d
 from .module import Module
 
 
-class MaxPool2d(Module):
-    """``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-    ceil_mode=False)``: the U-Net's 2x2 downsampling; ``stride`` defaults to
-    ``kernel_size``. See ``tinyunet.ops.pool.max_pool2d`` for the output size."""
+class _MaxPoolNd(Module):
+    """What MaxPool2d and MaxPool3d share (PyTorch's ``_MaxPoolNd``): the arguments, stored
+    under PyTorch's names, and the printing. ``stride`` defaults to ``kernel_size``
+    (non-overlapping windows); ``return_indices=True`` makes the layer return ``(y, indices)``."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
@@ -27,13 +27,19 @@ class MaxPool2d(Module):
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
-    def forward(self, x):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode, self.return_indices)
-
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
                 f", dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPoolNd):
+    """``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+    ceil_mode=False)``: the U-Net's 2x2 downsampling; ``stride`` defaults to
+    ``kernel_size``. See ``tinyunet.ops.pool.max_pool2d`` for the output size."""
+
+    def forward(self, x):
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
 
 
 class AvgPool2d(Module):

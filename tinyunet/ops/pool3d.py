@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..function import Function
-from ..kernels.reference.pool3d import pool3d_output_size
+from ..kernels.reference.pool import pool_output_size
 from ..tensor import Tensor
 from .triples import triple
 
@@ -64,7 +64,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k} "
                          f"(PyTorch's rule: every window needs a real voxel)")
     size = x.shape[-3:]
-    out = tuple(pool3d_output_size(n, *a, bool(ceil_mode)) for n, *a in zip(size, k, s, p, d))
+    out = tuple(pool_output_size(n, *a, bool(ceil_mode)) for n, *a in zip(size, k, s, p, d))
     if min(out) < 1:
         span = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
         raise ValueError(f"{op}: kernel_size {k} with dilation {d} spans {span}, which does not "

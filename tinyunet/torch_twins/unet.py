@@ -7,23 +7,25 @@ import torch.nn as tnn
 import torch.nn.functional as TF
 
 
-def _norm(norm, channels):
+def _norm(norm, channels, dims=2):
     if norm is None:
         return tnn.Identity()
     if norm == "batch":
-        return tnn.BatchNorm2d(channels)
+        return tnn.BatchNorm3d(channels) if dims == 3 else tnn.BatchNorm2d(channels)
     groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
     return tnn.GroupNorm(groups, channels)
 
 
 class ConvBlock(tnn.Module):
-    def __init__(self, cin, cout, pad, norm):
+    def __init__(self, cin, cout, pad, norm, mid=None, dims=2):
         super().__init__()
-        self.conv1 = tnn.Conv2d(cin, cout, 3, padding=pad, bias=norm is None)
-        self.norm1 = _norm(norm, cout)
+        mid = mid or cout
+        conv = tnn.Conv3d if dims == 3 else tnn.Conv2d
+        self.conv1 = conv(cin, mid, 3, padding=pad, bias=norm is None)
+        self.norm1 = _norm(norm, mid, dims)
         self.act1 = tnn.ReLU()
-        self.conv2 = tnn.Conv2d(cout, cout, 3, padding=pad, bias=norm is None)
-        self.norm2 = _norm(norm, cout)
+        self.conv2 = conv(mid, cout, 3, padding=pad, bias=norm is None)
+        self.norm2 = _norm(norm, cout, dims)
         self.act2 = tnn.ReLU()
 
     def forward(self, x):
@@ -32,9 +34,9 @@ class ConvBlock(tnn.Module):
 
 
 def center_crop(s, size):
-    h, w = s.shape[-2:]
-    top, left = int(round((h - size[0]) / 2.0)), int(round((w - size[1]) / 2.0))
-    return s[..., top : top + size[0], left : left + size[1]]
+    """The centre of s's last len(size) axes, rounded as torchvision's center_crop."""
+    starts = [int(round((n - m) / 2.0)) for n, m in zip(s.shape[-len(size):], size)]
+    return s[(..., *(slice(a, a + m) for a, m in zip(starts, size)))]
 
 
 class Resize(tnn.Module):
@@ -53,7 +55,7 @@ class Skip(tnn.Module):
         self.crop = crop
 
     def forward(self, d, s):
-        return torch.cat([d, center_crop(s, d.shape[-2:]) if self.crop else s], dim=1)
+        return torch.cat([d, center_crop(s, d.shape[2:]) if self.crop else s], dim=1)
 
 
 class UNet(tnn.Module):
@@ -65,13 +67,19 @@ class UNet(tnn.Module):
         c = self.c = [base_channels * 2**k for k in range(depth + 1)]
         self.encoder = tnn.ModuleList(
             self.make_block(in_channels if k == 0 else c[k - 1], c[k]) for k in range(depth))
-        self.pool = tnn.ModuleList(tnn.MaxPool2d(2) for _ in range(depth))
+        self.pool = tnn.ModuleList(self.make_pool(k) for k in range(depth))
         self.bottleneck = self.make_block(c[depth - 1], c[depth])
         self.build_up_path()
-        self.head = tnn.Conv2d(c[0], num_classes, 1)
+        self.head = self.make_head(num_classes)
 
     def make_block(self, cin, cout):
         return ConvBlock(cin, cout, self.pad, self.norm)
+
+    def make_pool(self, k):
+        return tnn.MaxPool2d(2)
+
+    def make_head(self, num_classes):
+        return tnn.Conv2d(self.c[0], num_classes, 1)
 
     def make_up(self, k):
         if self.up_mode == "transposed":

@@ -3,10 +3,13 @@
 ``tinyunet export --torch`` wrote this script beside ``model.py`` (the network in plain
 PyTorch), ``model.safetensors`` and ``optimizer.safetensors`` (the run's weights and optimizer
 state), ``arch.json`` (the architecture and the run's settings) and ``data/`` (the run's
-images and masks). It trains with the run's loss (soft Dice + cross-entropy by default),
-optimizer and learning-rate schedule under DistributedDataParallel: each process takes its
-share of every epoch (DistributedSampler), DDP averages the gradients, so every process holds
-the same weights after every step. gloo on CPUs, nccl on GPUs (one process per GPU)::
+images, scaled as the run scaled them, its targets: classes, or the three classes of
+``target="three_class"``, and, for the weighted losses, each image's U-Net weight map). It
+trains with the run's loss (soft Dice + cross-entropy by default; the weighted losses weigh
+each pixel by its map), optimizer and learning-rate schedule under DistributedDataParallel:
+each process takes its share of every epoch (DistributedSampler), DDP averages the gradients,
+so every process holds the same weights after every step. gloo on CPUs, nccl on GPUs (one
+process per GPU)::
 
     torchrun --standalone --nproc-per-node=2 train_ddp.py --steps 100        # one machine
     torchrun --nnodes=2 --nproc-per-node=8 --rdzv-backend=c10d \\
@@ -43,38 +46,47 @@ HERE = Path(__file__).resolve().parent
 
 # ----- data: the run's images, with its augmentation ------------------------------------------
 class Segmentation(Dataset):
-    """Images (C, H, W) and masks (H, W) from an ``.npz`` of ``image_00000``, ``mask_00000``,
-    ...; a random ``crop`` and random flips and quarter turns, drawn from (seed, epoch, index),
-    so a run repeats whatever the number of processes."""
+    """Images (C, H, W), masks (H, W) and, with ``weighted``, the weight maps (H, W) from an
+    ``.npz`` of ``image_00000``, ``mask_00000``, ``weight_00000``, ...; each image served
+    ``repeats`` times an epoch (as the run served a small set), with a random ``crop`` and
+    random flips and quarter turns that move the mask and the weight map with the image, drawn
+    from (seed, epoch, index), so a run repeats whatever the number of processes."""
 
-    def __init__(self, path, crop=None, augment=False, seed=0):
+    def __init__(self, path, crop=None, augment=False, seed=0, weighted=False):
         with np.load(path) as f:
             n = sum(name.startswith("image_") for name in f.files)
+            if weighted and n and "weight_00000" not in f.files:
+                raise SystemExit(f"{path} has no weight maps (weight_00000, ...), which the "
+                                 f"run's weighted loss needs: export the run again")
             self.images = [f[f"image_{i:05d}"].astype(np.float32) for i in range(n)]
-            self.masks = [f[f"mask_{i:05d}"].astype(np.int64) for i in range(n)]
+            self.planes = [[f[f"mask_{i:05d}"].astype(np.int64)]
+                           + ([f[f"weight_{i:05d}"]] if weighted else []) for i in range(n)]
+            self.repeats = int(f["repeats"]) if "repeats" in f.files else 1
         self.crop, self.augment, self.seed, self.epoch = crop, augment, seed, 0
 
     def __len__(self):
-        return len(self.images)
+        return len(self.images) * self.repeats
 
     def __getitem__(self, i):
-        image, mask = self.images[i], self.masks[i]
+        if not 0 <= i < len(self):
+            raise IndexError(f"item {i} of {len(self)}")  # (which also ends a for loop)
+        image, planes = self.images[i % len(self.images)], self.planes[i % len(self.images)]
         rng = np.random.default_rng((self.seed, self.epoch, i))
         if self.crop:
-            corner = [int(rng.integers(size - self.crop + 1)) for size in mask.shape]
+            corner = [int(rng.integers(size - self.crop + 1)) for size in planes[0].shape]
             window = tuple(slice(c, c + self.crop) for c in corner)
-            image, mask = image[(slice(None), *window)], mask[window]
+            image, planes = image[(slice(None), *window)], [p[window] for p in planes]
         if self.augment:
-            for axis in range(mask.ndim):
+            for axis in range(planes[0].ndim):
                 if rng.random() < 0.5:
-                    image, mask = np.flip(image, axis + 1), np.flip(mask, axis)
+                    image, planes = np.flip(image, axis + 1), [np.flip(p, axis) for p in planes]
             k = int(rng.integers(4))
-            image, mask = np.rot90(image, k, axes=(-2, -1)), np.rot90(mask, k, axes=(-2, -1))
-        return (torch.from_numpy(np.ascontiguousarray(image)),
-                torch.from_numpy(np.ascontiguousarray(mask)))
+            image = np.rot90(image, k, axes=(-2, -1))
+            planes = [np.rot90(p, k, axes=(-2, -1)) for p in planes]
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in (image, *planes))
 
 
-# ----- the loss: tinyunet's F.dice_ce_loss, F.cross_entropy, F.dice_loss ------------------------
+# ----- the losses: tinyunet's F.dice_ce_loss, F.cross_entropy, F.dice_loss and the weighted -----
 def soft_dice(logits, target, smooth=1e-5):
     """1 - (2 sum p g + smooth) / (sum p + sum g + smooth) per image and foreground class
     (class 0, the background, left out), averaged; p = softmax over the classes."""
@@ -86,16 +98,38 @@ def soft_dice(logits, target, smooth=1e-5):
     return (1 - dice).mean()
 
 
+def weighted_ce(logits, target, weight=None):
+    """The U-Net paper's loss (eq. 1), tinyunet's ``cross_entropy(..., pixel_weight=w)``:
+    sum_x w(x) CE(x) / sum_x w(x), with w the weight map; plain cross-entropy without one."""
+    if weight is None:
+        return TF.cross_entropy(logits, target)
+    return (weight * TF.cross_entropy(logits, target, reduction="none")).sum() / weight.sum()
+
+
 LOSSES = {"dice_ce": lambda z, y: soft_dice(z, y) + TF.cross_entropy(z, y),
-          "ce": TF.cross_entropy, "dice": soft_dice}
+          "ce": TF.cross_entropy, "dice": soft_dice, "weighted_ce": weighted_ce,
+          "dice_weighted_ce": lambda z, y, w=None: soft_dice(z, y) + weighted_ce(z, y, w)}
+WEIGHTED = ("weighted_ce", "dice_weighted_ce")  # their data carry weight maps
 
 
 def crop_like(masks, logits):
-    """A 'valid'-padding network predicts the centre of its input: crop the masks to it."""
+    """A 'valid'-padding network predicts the centre of its input: crop the masks (or the
+    weight maps) to it."""
     for axis, size in enumerate(logits.shape[2:], start=1):
         start = (masks.shape[axis] - size) // 2
         masks = masks.narrow(axis, start, size)
     return masks
+
+
+def dice_scores(pred, target, num_classes):
+    """tinyunet's validation Dice of one image's argmax mask: 2|A n B| / (|A| + |B|) for each
+    foreground class (1 where the class is in neither mask), one per class 1..C-1."""
+    scores = []
+    for c in range(1, num_classes):
+        a, b = pred == c, target == c
+        size = float(a.sum() + b.sum())
+        scores.append(2 * float((a & b).sum()) / size if size else 1.0)
+    return scores
 
 
 # ----- the run ----------------------------------------------------------------------------------
@@ -142,13 +176,16 @@ def make_optimizer(config, net, lr):
     return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[kind](net.parameters(), lr=lr)
 
 
-def validate(net, path, loss_fn, device, depth):
-    """Mean loss and foreground Dice of the argmax masks over the validation images."""
-    data, dtype = Segmentation(path), next(net.parameters()).dtype
-    losses, hits, sizes = [], 0.0, 0.0
+def validate(net, path, loss_fn, device, depth, weighted=False):
+    """Mean loss and Dice of the argmax masks over the validation images, as tinyunet's
+    validation has them: the Dice of each foreground class, averaged over the images, then
+    over the classes (the two-class Dice of the cells; the three_class target's interior and
+    boundary)."""
+    data, dtype = Segmentation(path, weighted=weighted), next(net.parameters()).dtype
+    losses, dice = [], []
     net.eval()
     with torch.no_grad():
-        for image, mask in data:
+        for image, mask, *weight in data:
             x = image[None].to(device, dtype)
             pad = []  # mirror up to a multiple of 2**depth ('same' padding), last dim first
             for size in reversed(x.shape[2:]):
@@ -156,12 +193,11 @@ def validate(net, path, loss_fn, device, depth):
             logits = net(TF.pad(x, pad, mode="reflect") if any(pad) else x)
             logits = logits[(..., *(slice(0, size) for size in x.shape[2:]))]
             target = crop_like(mask[None].to(device), logits)
-            losses.append(float(loss_fn(logits, target)))
-            pred = logits.argmax(dim=1)
-            hits += 2 * float(((pred > 0) & (pred == target)).sum())
-            sizes += float((pred > 0).sum() + (target > 0).sum())
+            weight = [crop_like(w[None].to(device, dtype), logits) for w in weight]
+            losses.append(float(loss_fn(logits, target, *weight)))
+            dice.append(dice_scores(logits.argmax(dim=1), target, logits.shape[1]))
     net.train()
-    return float(np.mean(losses)), hits / sizes if sizes else 1.0
+    return float(np.mean(losses)), float(np.mean(dice, axis=0).mean())
 
 
 def main(argv=None):
@@ -192,14 +228,18 @@ def main(argv=None):
                                     else None) if distributed else net
 
     batch_size = args.batch_size or int(config.get("batch_size", 8))
+    loss_name = config.get("loss", "dice_ce")
+    if loss_name not in LOSSES:
+        raise SystemExit(f"the run's loss {loss_name!r} is not one this script knows "
+                         f"({sorted(LOSSES)})")
+    loss_fn, weighted = LOSSES[loss_name], loss_name in WEIGHTED
     train_set = Segmentation(Path(args.data) / "train.npz", config.get("crop"),
-                             config.get("augment", True), seed)
+                             config.get("augment", True), seed, weighted)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=seed, drop_last=True)
     loader = DataLoader(train_set, batch_size, sampler=sampler, drop_last=True)
     if len(loader) == 0:
         raise SystemExit(f"{len(train_set)} images cannot fill a batch of {batch_size} on each "
                          f"of {world} processes: lower --batch-size")
-    loss_fn = LOSSES[config.get("loss", "dice_ce")]
     # the schedule counts steps as the tinyunet run did; anneal: lr = base (1 - step / total)
     # with total the run's epochs x steps per epoch, or where --steps ends, whichever is later
     step = int(run.get("step", 0))
@@ -215,10 +255,11 @@ def main(argv=None):
     while len(losses) < steps:
         sampler.set_epoch(epoch)
         train_set.epoch, epoch = epoch, epoch + 1
-        for images, masks in loader:
+        for images, masks, *weight in loader:   # a weight map for the weighted losses
             images, masks = images.to(device, dtype), masks.to(device)
             logits = model(images)
-            loss = loss_fn(logits, crop_like(masks, logits))
+            weight = [crop_like(w.to(device, dtype), logits) for w in weight]
+            loss = loss_fn(logits, crop_like(masks, logits), *weight)
             mean = loss.detach().clone()
             if distributed:
                 dist.all_reduce(mean)
@@ -258,7 +299,8 @@ def main(argv=None):
             depth = arch["model_config"].get("depth", 0)
             if arch["model_config"].get("padding", "same") != "same":
                 depth = 0
-            metrics["val_loss"], metrics["val_dice"] = validate(net, val, loss_fn, device, depth)
+            metrics["val_loss"], metrics["val_dice"] = validate(net, val, loss_fn, device,
+                                                                depth, weighted)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         print(f"wrote {out}/model.safetensors, optimizer.safetensors, arch.json, metrics.json "
               f"(val loss {metrics.get('val_loss', float('nan')):.4f}, Dice "

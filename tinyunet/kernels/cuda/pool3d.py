@@ -14,7 +14,7 @@ import math
 from numba import cuda
 
 from ...backend import get_array_module
-from ..reference.pool3d import pool3d_output_size
+from ..reference.pool import pool_output_size
 from ._launch import launch
 
 
@@ -56,7 +56,7 @@ def max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode):
     """(y, argmax): the max of each window and the flat d*H*W + h*W + w of its first maximum."""
     xp = get_array_module(x)
     N, C, D, H, W = x.shape
-    out = [pool3d_output_size(n, *a, ceil_mode)
+    out = [pool_output_size(n, *a, ceil_mode)
            for n, *a in zip((D, H, W), kernel_size, stride, padding, dilation)]
     y = xp.empty((N * C, *out), dtype=x.dtype)
     argmax = xp.empty((N * C, *out), dtype=xp.int64)

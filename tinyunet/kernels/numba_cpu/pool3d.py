@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..reference.pool3d import pool3d_output_size
+from ..reference.pool import pool_output_size
 
 
 @njit(nogil=True, cache=True)
@@ -81,7 +81,7 @@ def max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode):
     """(y, argmax): the max of each window, and the flat d*H*W + h*W + w of its first
     maximum (a NaN wins)."""
     N, C, D, H, W = x.shape
-    out = [pool3d_output_size(n, *a, ceil_mode)
+    out = [pool_output_size(n, *a, ceil_mode)
            for n, *a in zip((D, H, W), kernel_size, stride, padding, dilation)]
     y = np.empty((N * C, *out), dtype=x.dtype)
     argmax = np.empty((N * C, *out), dtype=np.int64)

@@ -33,6 +33,7 @@ def _inside(index, size):
 
 def conv3d(x, w, b, stride, padding, dilation):
     """y = conv3d(x, w) + b; x (N, C_in, D, H, W), w (C_out, C_in, kD, kH, kW), b (C_out,)."""
+    # BEGIN SOLUTION task=2.1 extension=3d
     N, C_in = x.shape[:2]
     C_out, _, *kernel = w.shape
     size = x.shape[2:]
@@ -61,6 +62,7 @@ def conv3d(x, w, b, stride, padding, dilation):
                                             total += w[co, ci, kd, kh, kw] * x[(n, ci, *i)]
                         y[n, co, od, oh, ow] = total
     return y
+    # END SOLUTION
 
 
 def conv_transpose3d(x, w, b, stride, padding, output_padding, dilation):
@@ -68,6 +70,7 @@ def conv_transpose3d(x, w, b, stride, padding, output_padding, dilation):
 
     Output size per axis: (size - 1)*s - 2p + d*(k - 1) + output_padding + 1.
     """
+    # BEGIN SOLUTION task=2.2 extension=3d
     N, C_in, D, H, W = x.shape
     _, C_out, *kernel = w.shape
     out_size = tuple(
@@ -98,6 +101,7 @@ def conv_transpose3d(x, w, b, stride, padding, output_padding, dilation):
     if b is not None:
         y += b.reshape(1, C_out, 1, 1, 1)
     return y
+    # END SOLUTION
 
 
 def conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
@@ -110,6 +114,7 @@ def conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
     The sum runs over grad_y's own spatial size, which may be smaller than conv3d's natural
     output (the transposed conv's weight gradient relies on that).
     """
+    # BEGIN SOLUTION task=2.3 extension=3d
     N, C_in = x.shape[:2]
     size = x.shape[2:]
     _, C_out, D_out, H_out, W_out = grad_y.shape
@@ -135,3 +140,4 @@ def conv3d_grad_weight(x, grad_y, kernel_size, stride, padding, dilation):
                                                       * x[(n, ci, *i)])
                         grad_w[co, ci, kd, kh, kw] = total
     return grad_w
+    # END SOLUTION

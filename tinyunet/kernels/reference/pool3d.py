@@ -7,7 +7,8 @@ The output size per axis is the number of windows that start inside the (padded)
     out = (size + 2p - d(k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
 
 and, with ``ceil_mode``, one fewer when the last window would start past ``size + p`` (in the
-right padding only): PyTorch's rule, so a window always holds a real voxel.
+right padding only): PyTorch's rule, so a window always holds a real voxel. It is the
+2-D pooling's count of windows, per axis (``pool.pool_output_size``).
 
     y[n, c, od, oh, ow] = max over the window
     argmax               = flat index  d*H*W + h*W + w  of that maximum in its (D, H, W) volume
@@ -22,13 +23,7 @@ import math
 
 import numpy as np
 
-
-def pool3d_output_size(size, k, s, p, d, ceil_mode):
-    """The number of windows along one axis (see the module docstring)."""
-    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
+from .pool import pool_output_size
 
 
 def _taps(o, size, k, s, p, d):
@@ -47,9 +42,10 @@ def max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode):
     replaces the running maximum only if strictly greater -- so the *first* of equal maxima
     wins -- or if it is NaN, so a NaN propagates.
     """
+    # BEGIN SOLUTION task=3.1 extension=3d
     N, C, *size = x.shape
     D, H, W = size
-    out = [pool3d_output_size(n, *a, ceil_mode)
+    out = [pool_output_size(n, *a, ceil_mode)
            for n, *a in zip(size, kernel_size, stride, padding, dilation)]
     y = np.empty((N, C, *out), dtype=x.dtype)
     argmax = np.empty((N, C, *out), dtype=np.int64)
@@ -71,10 +67,12 @@ def max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode):
                         y[n, c, od, oh, ow] = best
                         argmax[n, c, od, oh, ow] = best_index
     return y, argmax
+    # END SOLUTION
 
 
 def max_pool3d_backward(grad_y, argmax, input_shape):
     """grad_x[argmax] += grad_y: only the winning voxel moved the output."""
+    # BEGIN SOLUTION task=3.1 extension=3d
     N, C = input_shape[:2]
     grad_x = np.zeros((N, C, math.prod(input_shape[2:])), dtype=grad_y.dtype)
     D_out, H_out, W_out = grad_y.shape[2:]
@@ -85,3 +83,4 @@ def max_pool3d_backward(grad_y, argmax, input_shape):
                     for ow in range(W_out):
                         grad_x[n, c, argmax[n, c, od, oh, ow]] += grad_y[n, c, od, oh, ow]
     return grad_x.reshape(input_shape)
+    # END SOLUTION
