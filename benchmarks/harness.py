@@ -39,10 +39,9 @@ QUICK = {"ceiling": (1, 3), "step": (2, 5), "inference": (2, 3), "memory": (1, 0
 
 # Parts measured by modules of their own, run after the parts above, each in a process of its
 # own: name -> (module under benchmarks/, its ``run(rounds) -> dict``, its section writer
-# ``(result) -> list of markdown lines``). Wire a part in with one line, e.g.
-#     EXTRA_PARTS["volume"] = ("volume", "run", "markdown")
-# and ``--only volume`` runs it alone; report.py adds each one's section after the others.
-EXTRA_PARTS: dict[str, tuple[str, str, str]] = {}
+# ``(result) -> markdown``). ``--only volume`` runs one alone; report.py adds each one's
+# section after the others.
+EXTRA_PARTS: dict[str, tuple[str, str, str]] = {"volume": ("volume", "run", "markdown")}
 
 
 def clean_environment(environ=None) -> dict:

@@ -57,8 +57,8 @@ def write_report(res, folder):
         if name in res:
             import importlib
 
-            lines += list(getattr(importlib.import_module(f"benchmarks.{module}"),
-                                  section)(res[name])) + [""]
+            text = getattr(importlib.import_module(f"benchmarks.{module}"), section)(res[name])
+            lines += (text.splitlines() if isinstance(text, str) else list(text)) + [""]
     notes = os.path.join(folder, "analysis.md")
     if os.path.exists(notes):
         with open(notes) as f:
