@@ -69,7 +69,7 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 pad_extra=(0, 0), groups=1):
-        x, w, b = _contiguous(x, w, b)
+        x, w, b = contiguous_operands(x, w, b)
         if pad_extra != (0, 0):
             x = get_array_module(x).pad(x, ((0, 0), (0, 0), (0, pad_extra[0]), (0, pad_extra[1])))
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -123,7 +123,7 @@ class ConvTranspose2d(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
                 dilation=(1, 1), groups=1):
-        x, w, b = _contiguous(x, w, b)
+        x, w, b = contiguous_operands(x, w, b)
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
         ctx.x_shape, ctx.w_shape, ctx.has_bias = x.shape, w.shape, b is not None
@@ -174,7 +174,7 @@ def _sum_but_channels(grad):
     return get_array_module(grad).einsum("nchw->c", grad)
 
 
-def _contiguous(x, w, b):
+def contiguous_operands(x, w, b):
     """C-contiguous arrays, the weight and bias in the input's dtype (the output follows x)."""
     xp = get_array_module(x)  # NumPy, or CuPy on a GPU
     x = xp.ascontiguousarray(x)

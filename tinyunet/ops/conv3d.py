@@ -27,6 +27,7 @@ from ..backend import get_array_module, kernels
 from ..function import Function
 from ..tensor import Tensor
 from .concat import cat
+from .conv import contiguous_operands
 from .triples import triple
 
 
@@ -76,7 +77,7 @@ class Conv3d(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1),
                 pad_extra=(0, 0, 0)):
-        x, w, b = _contiguous(x, w, b)
+        x, w, b = contiguous_operands(x, w, b)
         if pad_extra != (0, 0, 0):
             x = get_array_module(x).pad(x, ((0, 0), (0, 0), *((0, e) for e in pad_extra)))
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
@@ -115,7 +116,7 @@ class ConvTranspose3d(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1, 1), padding=(0, 0, 0),
                 output_padding=(0, 0, 0), dilation=(1, 1, 1)):
-        x, w, b = _contiguous(x, w, b)
+        x, w, b = contiguous_operands(x, w, b)
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               w if ctx.needs_input_grad[0] else None)
         ctx.x_shape, ctx.kernel_size, ctx.has_bias = x.shape, w.shape[2:], b is not None
@@ -142,15 +143,6 @@ class ConvTranspose3d(Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = get_array_module(grad).einsum("ncdhw->c", grad)
         return (grad_x, grad_w, grad_b) if ctx.has_bias else (grad_x, grad_w)
-
-
-def _contiguous(x, w, b):
-    """C-contiguous arrays, the weight and bias in the input's dtype (the output follows x)."""
-    xp = get_array_module(x)  # NumPy, or CuPy on a GPU
-    x = xp.ascontiguousarray(x)
-    w = xp.ascontiguousarray(w, dtype=x.dtype)
-    b = None if b is None else xp.ascontiguousarray(b, dtype=x.dtype)
-    return x, w, b
 
 
 # ----- the public functions -----------------------------------------------------------------
