@@ -29,3 +29,33 @@ def test_an_array_allocated_again_reuses_the_freed_pages():
     nbytes = 8 * 2**20  # 2048 pages of 4 KiB
     _faults_touching_a_fresh_array(nbytes)  # the heap grows once
     assert _faults_touching_a_fresh_array(nbytes) < 64  # then the same pages are reused
+
+
+def _heaps(tmp_path) -> int:
+    """How many heaps (arenas) glibc's malloc has, from its own report (malloc_info)."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p] * 2
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    report = tmp_path / "malloc_info.xml"
+    f = libc.fopen(str(report).encode(), b"w")
+    libc.malloc_info(0, f)
+    libc.fclose(f)
+    return report.read_text().count("<heap nr=")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+@pytest.mark.skipif(os.environ.get("TINYUNET_KEEP_PAGES") == "0"
+                    or "MALLOC_ARENA_MAX" in os.environ,
+                    reason="switched off, or malloc configured by the environment")
+def test_a_new_thread_allocates_from_the_main_heap(tmp_path):
+    """A thread that allocates is given no arena of its own: one heap serves every thread."""
+    import threading
+
+    assert memory.ONE_ARENA, "tinyunet.memory did not configure glibc's malloc on import"
+    t = threading.Thread(target=lambda: np.ones(2**20, np.uint8).sum())
+    t.start()
+    t.join()
+    assert _heaps(tmp_path) == 1
