@@ -45,11 +45,11 @@ def backward(root, grad, retain_graph: bool = False) -> None:
     order = topological_order(root)
     while order:  # popped, not iterated: a finished tensor (and its array) is freed at once
         tensor = order.pop()
-        g = grads.pop(id(tensor), None)
-        if g is None:
+        if grads.get(id(tensor)) is None:
             continue
         node = tensor._node
         if node is None:  # a leaf: this is where gradients are kept
+            g = grads.pop(id(tensor))
             # BEGIN SOLUTION task=1.3 hint="a leaf keeps its gradient in .grad: accumulate"
             tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
             # END SOLUTION
@@ -60,7 +60,9 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 "freed by the first backward. Pass retain_graph=True to the first call if you "
                 "really mean to, and remember that gradients accumulate (zero_grad between steps)."
             )
-        input_grads = node.fn.backward(node.ctx, g)
+        # Popped as it is handed over: the engine keeps no reference to the gradient during
+        # the call, so a backward that is done with it (after the ReLU's mask) frees it.
+        input_grads = node.fn.backward(node.ctx, grads.pop(id(tensor)))
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):
@@ -76,5 +78,6 @@ def backward(root, grad, retain_graph: bool = False) -> None:
             # BEGIN SOLUTION task=1.3 hint="a tensor used twice receives the sum of both paths"
             grads[key] = gp if key not in grads else grads[key] + gp
             # END SOLUTION
+        input_grads = gp = None  # the dict holds what is still to come; these would pin it
         if not retain_graph:
             node.ctx, node.inputs = None, ()

@@ -58,10 +58,11 @@ class Conv2dReLU(Function):
         else:
             grad_z = k.relu_backward(grad, a)
             grad_b = get_array_module(grad_z).einsum("nchw->c", grad_z) if ctx.has_bias else None
+        del grad  # done with: freed here (the engine holds none), before grad_x is made
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:  # the adjoint: a transposed conv with the same weight
             H, W = ctx.x_shape[2:]
-            natural = conv_transpose2d_output_size(grad.shape[2:], ctx.kernel_size, ctx.stride,
+            natural = conv_transpose2d_output_size(grad_z.shape[2:], ctx.kernel_size, ctx.stride,
                                                    ctx.padding, 0, ctx.dilation)
             grad_x = k.conv_transpose2d(grad_z, w, None, ctx.stride, ctx.padding,
                                         (H - natural[0], W - natural[1]), ctx.dilation)
