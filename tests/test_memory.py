@@ -59,3 +59,26 @@ def test_a_new_thread_allocates_from_the_main_heap(tmp_path):
     t.start()
     t.join()
     assert _heaps(tmp_path) == 1
+
+
+def test_kernel_workspaces_are_pages_of_their_own_reused_until_outgrown():
+    """The numba kernels' per-thread scratch arrays live outside malloc's heap (an mmap each),
+    so where they land does not depend on the threads' timing; each is reused while big enough
+    and replaced when outgrown."""
+    import mmap
+
+    from tinyunet.kernels.numba_cpu.layout import workspace
+
+    def pages(a):
+        while not isinstance(a, mmap.mmap):
+            a = a.obj if isinstance(a, memoryview) else a.base
+        return a
+
+    first = workspace("test_scratch", (4, 100), np.float32)
+    assert first.shape == (4, 100) and first.flags.writeable
+    first[:] = 1.0
+    assert pages(workspace("test_scratch", (2, 50), np.float32)) is pages(first)  # reused
+    bigger = workspace("test_scratch", (8, 1000), np.float32)
+    assert bigger.shape == (8, 1000) and pages(bigger) is not pages(first)  # grown
+    skewed = workspace("test_skewed", (16, 64), np.float32, skew=8)
+    assert skewed.shape == (16, 64) and skewed.strides[0] == (64 + 8) * 4
