@@ -29,8 +29,9 @@ $(STAMP): pyproject.toml
 demo: $(RUNTIME)
 	$(PY) -m tinyunet demo --out runs/demo
 
+# two worker processes, each taking whole test files (their module fixtures run once)
 test: $(STAMP) browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # the book: every chapter executed in full, the reading view, one static site in book/_build/
 book: $(STAMP)

@@ -35,24 +35,15 @@ import sys
 import time
 from pathlib import Path
 
+from .harness import clean_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = dict(in_channels=1, num_classes=2, base_channels=8, depth=3, padding="same",
               norm=None)
 FRAMEWORKS = ("tinyunet", "torch")
-
-# What tinyunet/threads.py sets in os.environ when tinyunet is imported (setdefault).
+# The variables tinyunet/threads.py may set: each child reports the values it ran with.
 TINYUNET_ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY",
                         "NUMBA_NUM_THREADS")
-_ENV_AT_IMPORT = None if "tinyunet" in sys.modules else dict(os.environ)
-
-
-def clean_environment() -> dict:
-    """The environment this module found at import, before any tinyunet import; if tinyunet
-    came first (imported by a caller), the current one without what tinyunet sets."""
-    if _ENV_AT_IMPORT is not None:
-        return dict(_ENV_AT_IMPORT)
-    return {k: v for k, v in os.environ.items() if k not in TINYUNET_ENVIRONMENT}
-
 
 # ----- one framework, in a process of its own ------------------------------------------------
 

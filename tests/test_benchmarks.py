@@ -2,6 +2,7 @@
 a clean environment, torch's never imports tinyunet, and the report states what it measured."""
 
 import os
+import sys
 
 from benchmarks import child, harness, report, workloads
 
@@ -15,6 +16,16 @@ def test_the_children_get_none_of_what_tinyunet_set_for_itself(monkeypatch):
     assert not set(threads.SET_BY_TINYUNET) & set(env)
     monkeypatch.setenv("SOMETHING_ELSE", "kept")
     assert harness.clean_environment()["SOMETHING_ELSE"] == "kept"
+
+
+def test_a_process_started_after_tinyunet_still_knows_its_variables(monkeypatch):
+    """A process that inherited tinyunet's settings without importing it (a pytest-xdist
+    worker, a script started by a training run) reads them from TINYUNET_SET_ENV; a variable
+    the user set is not listed there and stays."""
+    inherited = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "4",
+                 "TINYUNET_SET_ENV": "OMP_WAIT_POLICY", "PATH": "/bin"}
+    monkeypatch.delitem(sys.modules, "tinyunet.threads")
+    assert harness.clean_environment(inherited) == {"OPENBLAS_NUM_THREADS": "4", "PATH": "/bin"}
 
 
 def test_a_torch_child_runs_without_tinyunet(torch):

@@ -75,6 +75,21 @@ def test_summary_in_valid_mode_shows_the_crop_at_each_skip(capsys):
     assert "crop 136->104" in capsys.readouterr().out
 
 
+def test_summary_without_a_size_takes_the_nearest_legal_one_and_plans_it(capsys):
+    """The 3-D U-Net's 'valid' depth 3 does not take 128: the default moves to 132."""
+    assert cli.main(["summary", "--model", "unet3d", "--base-channels", "2", "--plan"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("input size 132: 128 is not legal for UNet3D(depth=3")
+    assert "U-Net size plan: input (132, 132, 132)" in text and "output (44, 44, 44)" in text
+    assert "(1, 1, 132, 132, 132)" in text and "crop 128->48" in text
+
+
+def test_summary_refuses_an_illegal_size_with_the_nearest_legal_ones():
+    nearest = r"sizes are \(124, 124, 124\) \(below\) and \(132, 132, 132\)"
+    with pytest.raises(SystemExit, match=nearest):
+        cli.main(["summary", "--model", "unet3d", "--base-channels", "2", "--size", "128"])
+
+
 def test_summary_refuses_an_option_the_model_lacks():
     with pytest.raises(SystemExit, match="--model unetpp has no --no-skips option"):
         cli.main(["summary", "--model", "unetpp", "--no-skips"])

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import tinyunet as tu
 from tinyunet.models import UNet, size_plan
+from tinyunet.models.size_plan import legal_size
 
 
 def test_the_papers_sizes():
@@ -94,3 +95,8 @@ def test_the_table():
     assert text.splitlines()[-2].startswith("4 ") and "(bottleneck)" in text
     assert text.splitlines()[-1] == "output 388"
     assert np.all([" | " in line for line in text.splitlines()[1:-1]])
+
+
+def test_legal_size_keeps_a_legal_size_and_moves_up_to_the_next():
+    assert legal_size(572) == 572 and legal_size(570) == 572 and legal_size(128, 3) == 132
+    assert legal_size(100, 4, "same") == 112 and legal_size(128, 4, "same") == 128

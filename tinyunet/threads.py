@@ -47,11 +47,15 @@ _DEFAULTS = {
     "OMP_WAIT_POLICY": "PASSIVE",
     "NUMBA_NUM_THREADS": str(_NUM_THREADS),
 }
-# The variables this import added (not those the environment already had): a process that
-# starts other programs (benchmarks/harness.py) takes them out of the children's environment.
-SET_BY_TINYUNET = tuple(k for k in _DEFAULTS if k not in os.environ)
+# The variables tinyunet added (not those the user's environment had): a process that starts
+# other programs (benchmarks/harness.py) takes them out of the children's environment. They
+# are listed in TINYUNET_SET_ENV too, so a process started by one that imported tinyunet (a
+# pytest-xdist worker, say) still knows which of its inherited variables were tinyunet's.
+_INHERITED = tuple(k for k in os.environ.get("TINYUNET_SET_ENV", "").split(",") if k)
+SET_BY_TINYUNET = tuple(k for k in _DEFAULTS if k not in os.environ or k in _INHERITED)
 for _key in SET_BY_TINYUNET:
-    os.environ[_key] = _DEFAULTS[_key]
+    os.environ.setdefault(_key, _DEFAULTS[_key])
+os.environ["TINYUNET_SET_ENV"] = ",".join(SET_BY_TINYUNET)
 
 
 def _openblas():

@@ -27,7 +27,8 @@ def add_summary(commands):
                   "tinyunet summary --base-channels 64 --up-mode bilinear --size 256",
                   "tinyunet summary --base-channels 64 --padding valid --size 572",
                   "tinyunet summary --model attention --depth 3 --size 64",
-                  "tinyunet summary --model unetpp --base-channels 8 --size 64"])
+                  "tinyunet summary --model unetpp --base-channels 8 --size 64",
+                  "tinyunet summary --model unet3d --plan"])
     p.add_argument("--model", default="unet", choices=sorted(FAMILY),
                    help="the U-Net or a variant: attention (gated skips), residual (residual "
                         "units), unetpp (nested dense skips) (default: unet)")
@@ -43,13 +44,20 @@ def add_summary(commands):
                    help="normalisation after each conv (default: none)")
     p.add_argument("--no-skips", dest="skips", action="store_const", const=False,
                    help="the plain encoder-decoder, without skip connections")
-    p.add_argument("--size", type=int, default=128, help="input side in pixels (default: 128)")
+    p.add_argument("--size", type=int,
+                   help="input side in pixels (voxels for unet3d); an illegal size is refused "
+                        "with the nearest legal ones (default: 128, or the nearest legal size "
+                        "above it for the model's depth and padding)")
+    p.add_argument("--plan", action="store_true",
+                   help="first print the size plan: each level's sizes down and up and the "
+                        "crop of each skip (tinyunet.models.size_plan)")
     p.add_argument("--batch", type=int, default=1, help="batch size of the trace (default: 1)")
     p.set_defaults(run=run_summary)
 
 
 def run_summary(args) -> int:
-    from ..models import FAMILY, summary
+    from ..models import FAMILY, size_plan, summary
+    from ..models.size_plan import legal_size
 
     cls = FAMILY[args.model]
     accepted = inspect.signature(cls).parameters
@@ -64,7 +72,16 @@ def run_summary(args) -> int:
         kwargs[name] = None if value == "none" else value
     try:
         model = cls(**kwargs)
-        summary(model, (args.batch, model.config["in_channels"]) + (args.size,) * cls.dims)
+        depth, padding = model.config["depth"], model.config["padding"]
+        size = args.size
+        if size is None:  # the default: 128, or the nearest size above it this U-Net takes
+            size = legal_size(128, depth, padding)
+            if size != 128:
+                print(f"input size {size}: 128 is not legal for {cls.__name__}(depth={depth}, "
+                      f"padding='{padding}'), {size} is the nearest legal size above\n")
+        if args.plan:
+            print(size_plan((size,) * cls.dims, depth, padding, cls.dims), end="\n\n")
+        summary(model, (args.batch, model.config["in_channels"]) + (size,) * cls.dims)
     except (ValueError, NotImplementedError) as err:  # a bad setting or size: say which
         raise SystemExit(f"tinyunet summary: {err}") from None
     return 0

@@ -114,6 +114,12 @@ def _nearest(n, depth, padding):
     return below, above
 
 
+def legal_size(n: int, depth: int = 4, padding: str = "valid") -> int:
+    """n itself if a U-Net of this depth and padding takes it, else the nearest legal size
+    above (``legal_size(570) == 572`` for depth 4, 'valid')."""
+    return n if not isinstance(_trace(n, depth, padding), str) else _nearest(n, depth, padding)[1]
+
+
 def size_plan(input_size, depth: int = 4, padding: str = "valid", dims: int = 2) -> SizePlan:
     """The size plan of a U-Net of ``depth`` pools on an input of ``input_size`` (an int for
     every axis, or a tuple of ``dims`` ints); ValueError names the nearest legal sizes.
@@ -188,4 +194,4 @@ def _illegal(shown, sizes, bad, depth, padding, single):
             f"convolutions: {reasons}; {nearest}")
 
 
-__all__ = ["size_plan", "require_legal_size", "SizePlan", "Level"]
+__all__ = ["size_plan", "legal_size", "require_legal_size", "SizePlan", "Level"]

@@ -101,14 +101,15 @@ def summary(model: nn.Module, input_shape, print_fn=print, **forward_kwargs) -> 
     """Print (and return) the size trace of ``model`` on an input of ``input_shape``; a variant
     of the U-Net has the stages it changes marked ``*`` and explained under the table."""
     rows = trace(model, input_shape, **forward_kwargs)
-    width = 104
-    lines = [f"  {'stage':<14}{'layer':<16}{'output shape':<22}{'channels':<22}{'params':>12}"
-             f"  {'note'}", "-" * width,
+    shape = max([22] + [len(str(r.output_shape)) + 2 for r in rows])  # 5-D shapes are longer
+    width = 82 + shape
+    lines = [f"  {'stage':<14}{'layer':<16}{'output shape':<{shape}}{'channels':<22}"
+             f"{'params':>12}  {'note'}", "-" * width,
              f"  {'input':<14}{'':<16}{str(tuple(input_shape))}"]
     for r in rows:
         params = f"{r.params:,}" if r.params else ""
         mark = "* " if changed(model, r.name) else "  "
-        lines.append(f"{mark}{r.name:<14}{r.layer:<16}{str(r.output_shape):<22}"
+        lines.append(f"{mark}{r.name:<14}{r.layer:<16}{str(r.output_shape):<{shape}}"
                      f"{r.channels:<22}{params:>12}  {r.crop}".rstrip())
     total = sum(p.numel() for p in model.parameters())
     lines += ["-" * width, f"total parameters: {total:,}"]

@@ -34,6 +34,8 @@ def dice_weighted_ce(logits, target, weights=None):
 
 LOSSES = {"dice_ce": dice_ce_loss, "ce": cross_entropy, "dice": dice_loss,
           "weighted_ce": weighted_ce, "dice_weighted_ce": dice_weighted_ce}
+LOSS_NAMES = {"dice_ce": "Dice + CE", "ce": "CE", "dice": "Dice", "weighted_ce": "weighted CE",
+              "dice_weighted_ce": "Dice + weighted CE"}
 OPTIMIZERS = {
     "adam": lambda params, lr: Adam(params, lr=lr),
     "adamw": lambda params, lr: AdamW(params, lr=lr),
@@ -165,7 +167,8 @@ def draw_figures(trainer: Trainer, n_images: int = 4) -> dict:
     from .. import plots  # matplotlib only when figures are wanted
 
     paths = {"curves": trainer.out / "curves.png", "predictions": trainer.out / "predictions.png"}
-    plots.plot_curves(trainer.history, paths["curves"])
+    loss = (trainer.config or {}).get("loss", "dice_ce")
+    plots.plot_curves(trainer.history, paths["curves"], LOSS_NAMES.get(loss, loss))
     images, masks = [], []
     for batch in _rewound(trainer.val_loader):
         images += list(batch[0])
