@@ -285,3 +285,31 @@ def test_a_zero_dim_leaf_gets_an_array_gradient():
     s = tu.Tensor(np.float64(2.0), requires_grad=True)
     (s * tu.Tensor(np.ones((3, 4)))).sum().backward()
     assert isinstance(s.grad, np.ndarray) and s.grad.shape == () and s.grad == 12.0
+
+
+def test_the_engine_holds_no_gradient_that_a_backward_is_done_with():
+    """A backward receives its output's gradient as the only reference: once it lets go of
+    it, it is freed, before the backward allocates the gradients it returns (peak memory)."""
+    import weakref
+
+    from tinyunet.function import Function
+
+    freed = []
+
+    class Twice(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen = weakref.ref(grad)
+            out = 2 * grad
+            del grad
+            freed.append(seen() is None)
+            return out
+
+    x = tu.Tensor(np.ones(4), requires_grad=True)
+    Twice.apply(Twice.apply(Twice.apply(x))).sum().backward()
+    assert freed == [True, True, True]
+    np.testing.assert_array_equal(x.grad, np.full(4, 8.0))

@@ -221,3 +221,28 @@ def test_center_crop_and_pad_errors():
         pad(x, (-2, 59), mode="circular")
     with pytest.raises(ValueError, match=r"value=1.5 only makes sense with mode='constant'"):
         pad(x, (1, 1), mode="replicate", value=1.5)
+
+
+def test_cat_frees_an_input_that_only_the_graph_keeps():
+    """The U-Net's upsampled map is made for the cat alone: after the cat its tensor reads its
+    slice of the output (the same values), and its own array is freed. An array that anything
+    else holds (a saved activation, a user's name) is left alone, as are leaves."""
+    import weakref
+
+    rng = np.random.default_rng(0)
+    x = tu.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    s = tu.Tensor(rng.standard_normal((2, 2, 4)), requires_grad=True)
+    up, held = x * 2.0, x * 3.0
+    values, kept = up.data.copy(), held.data
+    original = weakref.ref(up.data)
+    y = cat([up, s, held], dim=1)
+    assert original() is None  # freed: nothing but the tensor held it
+    assert np.shares_memory(up.data, y.data) and np.array_equal(up.data, values)
+    assert held.data is kept and s.data.base is None  # held elsewhere; a leaf
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * 2 * values + 3 * 2 * kept)
+    np.testing.assert_allclose(s.grad, 2 * s.data)
+    with tu.no_grad():
+        plain = x * 2.0
+        cat([plain, s], dim=1)
+        assert plain.data.base is None  # no graph: nothing to free early

@@ -87,6 +87,10 @@ def test_fused_kernels_equal_the_two_reference_ops(name, non_finite):
     expected = reference.relu_backward(grad, a)
     np.testing.assert_array_equal(grad_z, expected)
     np.testing.assert_allclose(grad_b, expected.sum(axis=(0, 2, 3)), rtol=1e-12, atol=1e-12)
+    in_place, in_place_b = numba_cpu.relu_backward_sum(grad, a, out=grad)  # grad overwritten
+    assert in_place is grad
+    np.testing.assert_array_equal(in_place, expected)
+    np.testing.assert_array_equal(in_place_b, grad_b)
 
 
 def test_other_kernel_sets_compose_the_plain_kernels():
@@ -145,3 +149,26 @@ def test_bad_input(bad, error, message):
     args = dict(x=X, weight=W, bias=None) | bad
     with pytest.raises(error, match=message):
         conv2d_relu(**args)
+
+
+def test_the_backward_drops_its_saved_output_unless_the_graph_is_retained():
+    """Last use (no retain_graph): the output saved for the mask is dropped once the mask is
+    made, so it can be freed before grad_x is made. With retain_graph it stays, and a second
+    backward adds the same gradients again."""
+    case = CASES["winograd"]
+    x, w, b = _inputs(case, np.float32, seed=5)
+    hyper = dict(stride=case[3], padding=case[2], dilation=case[4])
+
+    def run(backwards):
+        leaves = [tu.Tensor(v, requires_grad=True) for v in (x, w, b)]
+        a = conv2d_relu(*leaves, **hyper)
+        ctx, loss = a._node.ctx, (a * a).sum()
+        for k in range(backwards):
+            loss.backward(retain_graph=k < backwards - 1)
+            if k < backwards - 1:
+                assert ctx.saved_tensors[2] is not None
+        assert ctx.saved_tensors == () or ctx.saved_tensors[2] is None
+        return [t.grad for t in leaves]
+
+    for once, twice in zip(run(1), run(2)):
+        np.testing.assert_allclose(twice, 2 * once, rtol=1e-6)

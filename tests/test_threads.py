@@ -43,3 +43,26 @@ def test_fixed_share_is_by_position_whatever_the_timing():
 
     results = threads.parallel_for(take, range(10), fixed=True)
     assert results == [list(range(k, 10, T)) for k in range(min(T, 10))]
+
+
+def test_parallel_for_keeps_no_reference_to_its_function_once_it_returns():
+    """A share the calling thread ran itself waits, cancelled, in the pool's queue until a
+    worker wakes: it must not keep the function (and the arrays its closure holds) alive.
+    Here every worker is held busy, so the calling thread runs every share."""
+    import weakref
+
+    class Held:
+        pass
+
+    release = threading.Event()
+    busy = [threads._workers().submit(release.wait) for _ in range(threads.num_threads() - 1)]
+    try:
+        held = Held()
+        ref = weakref.ref(held)
+        out = threads.parallel_for(lambda mine, held=held: sum(mine), range(8))
+        del held
+        assert sum(out) == sum(range(8)) and ref() is None
+    finally:
+        release.set()
+        for f in busy:
+            f.result()

@@ -45,11 +45,12 @@ def backward(root, grad, retain_graph: bool = False) -> None:
     order = topological_order(root)
     while order:  # popped, not iterated: a finished tensor (and its array) is freed at once
         tensor = order.pop()
-        g = grads.pop(id(tensor), None)
-        if g is None:
+        key = id(tensor)
+        if grads.get(key) is None:
             continue
         node = tensor._node
         if node is None:  # a leaf: this is where gradients are kept
+            g = grads.pop(key)
             # BEGIN SOLUTION task=1.3 hint="a leaf keeps its gradient in .grad: accumulate"
             tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
             # END SOLUTION
@@ -60,7 +61,13 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 "freed by the first backward. Pass retain_graph=True to the first call if you "
                 "really mean to, and remember that gradients accumulate (zero_grad between steps)."
             )
-        input_grads = node.fn.backward(node.ctx, g)
+        # The engine keeps no reference to what a backward may be done with before it returns:
+        # the gradient is popped as it is handed over, the output tensor let go (its consumers
+        # are done), and the ctx told whether this is its last use (no retain_graph), when a
+        # backward may drop saved arrays once read. Each is then freed as soon as it can be.
+        del tensor
+        node.ctx.last_use = not retain_graph
+        input_grads = node.fn.backward(node.ctx, grads.pop(key))
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):
@@ -76,5 +83,6 @@ def backward(root, grad, retain_graph: bool = False) -> None:
             # BEGIN SOLUTION task=1.3 hint="a tensor used twice receives the sum of both paths"
             grads[key] = gp if key not in grads else grads[key] + gp
             # END SOLUTION
+        input_grads = gp = parent = None  # the dict holds what is still to come: let go
         if not retain_graph:
             node.ctx, node.inputs = None, ()

@@ -40,11 +40,16 @@ class Node:
 
 
 class Context:
-    """What a forward leaves for its backward: saved arrays and plain attributes."""
+    """What a forward leaves for its backward: saved arrays and plain attributes.
+
+    ``last_use`` is set by the engine: True when this backward is the last through the graph
+    (no ``retain_graph``), so it may drop a saved array from ``saved_tensors`` once it has read
+    it, and let the memory go before it allocates its results."""
 
     def __init__(self, needs_input_grad: tuple[bool, ...]):
         self.needs_input_grad = needs_input_grad
         self.saved_tensors: tuple = ()
+        self.last_use = False
 
     def save_for_backward(self, *arrays) -> None:
         self.saved_tensors = arrays

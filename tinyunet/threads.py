@@ -146,11 +146,20 @@ def parallel_for(fn, items, fixed: bool = False) -> list:
         shares = [iter(items[k::workers]) for k in range(workers)]
     else:
         shares = [_Queue(items)] * workers  # one queue, the same object for every worker
-    others = [_workers().submit(fn, share) for share in shares[1:]]
+    # A share the calling thread runs itself stays in the pool's queue, cancelled, until a
+    # worker wakes to drop it: through a box emptied on return, it does not keep fn (and the
+    # arrays its closure holds) alive that long.
+    box = [fn]
+    others = [_workers().submit(_unbox, box, share) for share in shares[1:]]
     results = [fn(shares[0])]  # the calling thread is one of the workers
     for share, future in zip(shares[1:], others):
         results.append(fn(share) if future.cancel() else future.result())
+    box.clear()
     return results
+
+
+def _unbox(box, share):
+    return box[0](share)
 
 
 def _workers() -> ThreadPoolExecutor:

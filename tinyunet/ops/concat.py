@@ -11,6 +11,7 @@ into the pieces; a crop's gradient is zero outside the kept window.
 
 from __future__ import annotations
 
+import sys
 from itertools import accumulate
 
 from ..backend import get_array_module
@@ -104,7 +105,29 @@ def cat(tensors, dim=0, *, out=None):
                         f"convs): crop the larger maps with F.center_crop(x, {smallest}), or "
                         f"pad the smaller ones with F.pad, before concatenating")
         raise ValueError(message)
-    return Cat.apply(*tensors, dim=dim)
+    y = Cat.apply(*tensors, dim=dim)
+    if y._node is not None:
+        _share_storage(tensors, y, dim)
+    return y
+
+
+def _share_storage(tensors, y, dim):
+    """Memory: point each input that only the graph keeps at its copy inside ``y``.
+
+    The graph keeps cat's inputs until the backward reaches the cat. In a U-Net, the decoder's
+    upsampled map is made for the cat alone, so its array would sit beside its own copy in
+    ``y`` through the rest of the forward and most of the backward. When an input's array is
+    held by its tensor alone (no backward saved it, nobody else took it), the tensor is
+    pointed at its slice of ``y`` instead: the same values, and the array is freed. Arrays
+    held elsewhere (the skip, which its conv saved) are left alone; tinyunet never writes into
+    a tensor, so sharing is invisible.
+    """
+    lo = 0
+    for t in tensors:
+        hi = lo + t.shape[dim]
+        if t._node is not None and sys.getrefcount(t.data) <= 2:  # t's slot, and the call's
+            t.data = y.data[(slice(None),) * dim + (slice(lo, hi),)]
+        lo = hi
 
 
 def stack(tensors, dim=0, *, out=None):

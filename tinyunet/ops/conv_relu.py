@@ -20,6 +20,8 @@ exactly ``relu(conv2d(...))`` everywhere, and the tests hold it to that.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..backend import get_array_module, kernels
@@ -54,14 +56,19 @@ class Conv2dReLU(Function):
         x, w, a = ctx.saved_tensors
         k = kernels(grad, a)
         if hasattr(k, "relu_backward_sum"):
-            grad_z, grad_b = k.relu_backward_sum(grad, a)
+            out = grad if _owned(grad) else None  # (asked first: an argument list holds it too)
+            grad_z, grad_b = k.relu_backward_sum(grad, a, out=out)
+            out = None
         else:
             grad_z = k.relu_backward(grad, a)
             grad_b = get_array_module(grad_z).einsum("nchw->c", grad_z) if ctx.has_bias else None
+        if ctx.last_use:  # the output a was needed for the mask only
+            ctx.saved_tensors = (x, w, None)
+        del grad, a  # freed here where nothing else holds them, before grad_x is made
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:  # the adjoint: a transposed conv with the same weight
             H, W = ctx.x_shape[2:]
-            natural = conv_transpose2d_output_size(grad.shape[2:], ctx.kernel_size, ctx.stride,
+            natural = conv_transpose2d_output_size(grad_z.shape[2:], ctx.kernel_size, ctx.stride,
                                                    ctx.padding, 0, ctx.dilation)
             grad_x = k.conv_transpose2d(grad_z, w, None, ctx.stride, ctx.padding,
                                         (H - natural[0], W - natural[1]), ctx.dilation)
@@ -69,6 +76,17 @@ class Conv2dReLU(Function):
             grad_w = k.conv2d_grad_weight(x, grad_z, ctx.kernel_size, ctx.stride, ctx.padding,
                                           ctx.dilation)
         return (grad_x, grad_w, grad_b) if ctx.has_bias else (grad_x, grad_w)
+
+
+def _owned(grad) -> bool:
+    """Whether ``grad``'s memory is the calling backward's alone, to be overwritten: the engine
+    handed it over and keeps none, so the caller's name and this argument are its only
+    references, and it is no view into an array that something else holds (the whole of a
+    base that only it refers to, as a conv's gradient trimmed to shape, is fine)."""
+    base = grad.base
+    return (sys.getrefcount(grad) <= 3 and grad.flags.c_contiguous and grad.flags.writeable
+            and (base is None or (isinstance(base, np.ndarray) and base.size == grad.size
+                                  and sys.getrefcount(base) <= 3)))
 
 
 def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:

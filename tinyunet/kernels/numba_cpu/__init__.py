@@ -1,6 +1,6 @@
 """The numba_cpu kernel set. See tinyunet.kernels for the contract every set follows."""
 
-from . import ahead
+from . import ahead, runtime
 from .activation import relu, relu_backward, relu_backward_sum
 from .conv import conv2d, conv2d_grad_weight, conv2d_relu, conv_transpose2d
 from .conv3d import conv3d, conv3d_grad_weight, conv_transpose3d
@@ -23,6 +23,7 @@ from .pool import (
 from .pool3d import max_pool3d, max_pool3d_backward
 
 ahead.start()  # on a cold start, a second process compiles kernels too (ahead.py)
+runtime.start()  # numba's runtime, now and without scipy.linalg (runtime.py)
 
 __all__ = [
     "relu", "relu_backward",

@@ -71,26 +71,38 @@ _SUM = {"reassoc"}
 @kernel(fastmath=_SUM)
 def _relu_backward_planes(grad, y, out, sums, lo, hi):
     """For each plane i in lo:hi of the (planes, pixels) views: out[i] = relu_backward(grad[i],
-    y[i]) and sums[i] = the sum of out[i]."""
+    y[i]) and sums[i] = the sum of out[i]. ``out`` may be ``grad`` itself: that case has a
+    loop of its own, on the two arrays, since a loop that writes one array while it reads
+    another that is the same memory is not vectorised (LLVM checks that they do not overlap,
+    and they do): 10x slower."""
     zero = np.zeros(1, out.dtype)[0]
+    in_place = out.ctypes.data == grad.ctypes.data
     for i in range(lo, hi):
         g, v, o = grad[i], y[i], out[i]
         total = zero
-        for j in range(g.size):
-            d = zero if v[j] <= zero else g[j]
-            o[j] = d
-            total += d
+        if in_place:
+            for j in range(g.size):
+                d = zero if v[j] <= zero else g[j]
+                g[j] = d
+                total += d
+        else:
+            for j in range(g.size):
+                d = zero if v[j] <= zero else g[j]
+                o[j] = d
+                total += d
         sums[i] = total
 
 
-def relu_backward_sum(grad, y):
+def relu_backward_sum(grad, y, out=None):
     """(relu_backward(grad, y), its sum over (n, h, w)) for (N, C, H, W) arrays, in one pass.
 
     Each (n, c) plane is summed on its own, and the planes' sums then over n in a fixed
-    order: the same bits whichever worker took which plane."""
+    order: the same bits whichever worker took which plane. ``out`` (C-contiguous, grad's
+    shape and dtype) receives the result instead of a new array; it may be grad itself (each
+    element is read before it is written)."""
     grad, y = _contiguous(grad), _contiguous(y)
     N, C = grad.shape[:2]
-    out = np.empty_like(grad)
+    out = np.empty_like(grad) if out is None else out
     sums = np.empty(N * C, dtype=grad.dtype)
     planes = [a.reshape(N * C, -1) for a in (grad, y, out)]
     step = max(1, _BLOCK // max(1, planes[0].shape[1]))  # planes per unit of work

@@ -29,7 +29,8 @@ from . import activation, conv, direct, layout, pool, winograd
 
 def _examples():
     """(kernel, arguments) for each kernel a float32 training step of the U-Net calls, in the
-    order the step first calls it (im2col: the weight gradient of a bottleneck below 8x8).
+    order the step first calls it, except im2col (the weight gradient of a bottleneck below
+    8x8, which most steps never call): first, so that the background compiles it last.
     Tiny arrays, laid out as the real calls lay them out (a skewed workspace is
     non-contiguous, say), so each compiles the signature the step uses."""
     f32 = np.float32
@@ -39,6 +40,7 @@ def _examples():
     maps = np.zeros((2, 2, 2), f32)
     argmax = np.zeros((2, 2, 2), np.int64)
     return [
+        (conv._im2col, (a3, 3, 3, 1, 1, 1, 1, 1, 1, 6, 6, np.zeros((18, 36), f32), 0)),
         (layout.pad, (a3, 0, 1, 1, a3.copy(), 6)),
         (direct._conv3, (a2, np.zeros((4, 2, 3, 3), f32), np.zeros(4, f32), 6, 1, 1,
                          np.zeros((4, 4, 4), f32), True)),
@@ -50,7 +52,6 @@ def _examples():
         (winograd.inverse, (skewed, 0, 0, 2, 2, np.zeros(2, f32), np.zeros((2, 4, 4), f32),
                             True)),
         (activation._relu_backward_planes, (a2, a2.copy(), a2.copy(), np.zeros(2, f32), 0, 2)),
-        (conv._im2col, (a3, 3, 3, 1, 1, 1, 1, 1, 1, 6, 6, np.zeros((18, 36), f32), 0)),
         (direct._conv3_grad_weight, (a2, np.zeros((4, 24), f32), 6, 3, 1, 1,
                                      np.zeros((4, 2, 3, 3), f32))),
         (winograd.transform_grad, (np.zeros((2, 4, 4), f32), 2, 2, skewed, 0)),
@@ -100,7 +101,11 @@ def start():
 
 def compile_backwards():
     """The background process: every kernel of ``_examples``, last-used first, then the
-    marker."""
+    marker. At the lowest priority: while the first process compiles on one core, this one
+    has the other; once that process computes its first step on every core, this one (with
+    at most the kernels left that the step did not need) no longer slows it."""
+    if hasattr(os, "nice"):
+        os.nice(19)
     for kernel, args in reversed(_examples()):
         kernel(*args)
     marker = _marker()
