@@ -103,6 +103,11 @@ def test_synthetic_rejects_bad_arguments():
         SyntheticCells(2, num_classes=4)
     with pytest.raises(ValueError, match="foreground is a fraction"):
         SyntheticCells(2, foreground=1.5)
+    with pytest.raises(ValueError, match=r"SyntheticCells: size must be an int or \(H, W\) of "
+                                         r"at least 8 pixels, got \(4, 16\)"):
+        SyntheticCells(2, size=(4, 16))
+    with pytest.raises(ValueError, match="n must be >= 0, got -1"):
+        SyntheticCells(-1)
     with pytest.raises(IndexError, match="index 2 out of range for 2 items"):
         SyntheticCells(2, size=32)[2]
 

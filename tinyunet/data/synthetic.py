@@ -173,6 +173,24 @@ def make_cells(
     return np.clip(image, 0.0, 1.0).astype(np.float32), labels
 
 
+def checked_settings(name, axes, size, n, num_classes, foreground) -> tuple:
+    """The image shape (one side per axis in ``axes``) of a synthetic set, after checking its
+    settings; a bad one raises ValueError naming ``name``, the setting and its value."""
+    dims = axes.count(",") + 1
+    shape = (size,) * dims if isinstance(size, int) else tuple(size)
+    if len(shape) != dims or min(shape) < 8:
+        raise ValueError(f"{name}: size must be an int or {axes} of at least 8 pixels, got "
+                         f"{size!r}")
+    if num_classes not in (2, 3):
+        raise ValueError(f"{name}: num_classes must be 2 (background, cell) or 3 (background, "
+                         f"cell, boundary), got {num_classes}")
+    if foreground is not None and not 0.0 < foreground < 1.0:
+        raise ValueError(f"{name}: foreground is a fraction in (0, 1), got {foreground}")
+    if n < 0:
+        raise ValueError(f"{name}: n must be >= 0, got {n}")
+    return shape
+
+
 class SyntheticCells:
     """A map-style dataset of synthetic cell images, made on the fly.
 
@@ -211,18 +229,8 @@ class SyntheticCells:
         noise_std: float = 0.07,
         illumination: float = 0.5,
     ):
-        self.shape = (size, size) if isinstance(size, int) else tuple(size)
-        if len(self.shape) != 2 or min(self.shape) < 8:
-            raise ValueError(f"SyntheticCells: size must be an int or (H, W) of at least 8 px, "
-                             f"got {size!r}")
-        if num_classes not in (2, 3):
-            raise ValueError(f"SyntheticCells: num_classes must be 2 (background, cell) or 3 "
-                             f"(background, cell, boundary), got {num_classes}")
-        if foreground is not None and not 0.0 < foreground < 1.0:
-            raise ValueError(f"SyntheticCells: foreground is a fraction in (0, 1), "
-                             f"got {foreground}")
-        if n < 0:
-            raise ValueError(f"SyntheticCells: n must be >= 0, got {n}")
+        self.shape = checked_settings("SyntheticCells", "(H, W)", size, n, num_classes,
+                                      foreground)
         side = min(self.shape)
         self.n, self.seed, self.num_classes = n, seed, num_classes
         self.foreground, self.instances = foreground, instances

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .synthetic import gaussian_kernel1d
+from .synthetic import checked_settings, gaussian_kernel1d
 
 
 def gaussian_blur3d(volume: np.ndarray, sigma: float) -> np.ndarray:
@@ -83,18 +83,8 @@ class SyntheticCellVolumes:
                  num_classes: int = 2, foreground: float | None = None,
                  radius: tuple[float, float] | None = None, blur_sigma: float = 1.0,
                  noise_std: float = 0.08, illumination: float = 0.4):
-        self.shape = (size,) * 3 if isinstance(size, int) else tuple(size)
-        if len(self.shape) != 3 or min(self.shape) < 8:
-            raise ValueError(f"SyntheticCellVolumes: size must be an int or (D, H, W) of at "
-                             f"least 8 voxels, got {size!r}")
-        if num_classes not in (2, 3):
-            raise ValueError(f"SyntheticCellVolumes: num_classes must be 2 or 3, got "
-                             f"{num_classes}")
-        if foreground is not None and not 0.0 < foreground < 1.0:
-            raise ValueError(f"SyntheticCellVolumes: foreground is a fraction in (0, 1), got "
-                             f"{foreground}")
-        if n < 0:
-            raise ValueError(f"SyntheticCellVolumes: n must be >= 0, got {n}")
+        self.shape = checked_settings("SyntheticCellVolumes", "(D, H, W)", size, n, num_classes,
+                                      foreground)
         side = min(self.shape)
         self.n, self.seed, self.num_classes, self.foreground = n, seed, num_classes, foreground
         self.radius = tuple(radius) if radius is not None else (0.1 * side, 0.22 * side)
