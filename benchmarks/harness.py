@@ -45,14 +45,11 @@ EXTRA_PARTS: dict[str, tuple[str, str, str]] = {"volume": ("volume", "run", "mar
 
 
 def clean_environment(environ=None) -> dict:
-    """A copy of ``environ`` without what tinyunet put there for itself: the variables
-    ``tinyunet.threads`` added (``SET_BY_TINYUNET`` when it was imported in this process) and
-    those it listed in ``TINYUNET_SET_ENV`` for the processes started after it, with that list.
-    What the user set stays."""
+    """A copy of ``environ`` without what tinyunet put there for itself: ``tinyunet.threads``
+    lists the variables it added in ``TINYUNET_SET_ENV`` (in this process, or in the one that
+    started it), and those go, with the list. What the user set stays."""
     env = dict(os.environ if environ is None else environ)
-    threads = sys.modules.get("tinyunet.threads")
-    listed = env.pop("TINYUNET_SET_ENV", "").split(",")
-    for key in set(getattr(threads, "SET_BY_TINYUNET", ())) | set(filter(None, listed)):
+    for key in env.pop("TINYUNET_SET_ENV", "").split(","):
         env.pop(key, None)
     return env
 

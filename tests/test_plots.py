@@ -27,5 +27,7 @@ def test_both_figures_are_written(tmp_path):
     images = [rng.standard_normal((1, 16, 16)).astype(np.float32) for _ in range(2)]
     masks = [rng.integers(0, 2, (16, 16)) for _ in range(2)]
     for path in (plots.plot_curves(_history([0.4, 0.6], [0.4, 0.5]), tmp_path / "c.png", "CE"),
-                 plots.plot_predictions(model, images, masks, tmp_path / "p.png")):
+                 plots.plot_predictions(model, images, masks, tmp_path / "p.png"),
+                 plots.plot_predictions(model, images, masks, tmp_path / "d.png",
+                                        dice=lambda pred, mask: float((pred == mask).mean()))):
         assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"

@@ -67,13 +67,15 @@ def _curves_takeaway(history) -> str:
 
 
 def plot_predictions(model, images, masks, path, titles=("input", "ground truth",
-                                                          "prediction", "overlay")) -> Path:
+                                                          "prediction", "overlay"),
+                     dice=None) -> Path:
     """One row per image: input | ground truth | prediction | overlay of the prediction.
 
     ``images``: a list of ``(C, H, W)`` arrays; ``masks``: their ``(H, W)`` true masks. The
     predictions come from :func:`tinyunet.predict.predict` (whole image, eval mode).
+    ``dice(pred, mask) -> float``, when given (the trainer passes validation's own score),
+    puts each image's Dice under its prediction and their mean in the takeaway.
     """
-    from .metrics import dice
     from .predict import predict
 
     plt = _pyplot()
@@ -84,9 +86,8 @@ def plot_predictions(model, images, masks, path, titles=("input", "ground truth"
         pred = predict(model, image)
         grey = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
         vmax = max(int(mask.max()), int(pred.max()), 1)
-        if pred.shape == mask.shape:  # Dice of the foreground classes, as in validation
-            extra = {} if vmax == 1 else dict(num_classes=vmax + 1, ignore_background=True)
-            scores.append(dice(pred, mask, **extra))
+        if dice is not None and pred.shape == mask.shape:
+            scores.append(dice(pred, mask))
         panels = ((grey, "gray", 1), (mask, "viridis", vmax), (pred, "viridis", vmax),
                   (overlay(image, pred), None, None))
         for col, (picture, cmap, top) in enumerate(panels):
@@ -105,7 +106,6 @@ def plot_predictions(model, images, masks, path, titles=("input", "ground truth"
                     + takeaway)
     fig.tight_layout()
     fig.text(0.5, 0, takeaway, ha="center", va="top", fontsize=10)  # under the figure
-    fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100, bbox_inches="tight")  # "tight" takes the takeaway in
     plt.close(fig)

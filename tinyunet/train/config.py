@@ -19,6 +19,7 @@ from ..ops.dice import dice_ce_loss, dice_loss
 from ..ops.loss import cross_entropy
 from ..optim import SGD, Adam, AdamW
 from .datasets import make_augmentation, make_datasets, training_set
+from .evaluate import score
 from .trainer import Trainer
 
 
@@ -167,7 +168,7 @@ def draw_figures(trainer: Trainer, n_images: int = 4) -> dict:
     from .. import plots  # matplotlib only when figures are wanted
 
     paths = {"curves": trainer.out / "curves.png", "predictions": trainer.out / "predictions.png"}
-    loss = (trainer.config or {}).get("loss", "dice_ce")
+    loss = trainer.config.get("loss", "dice_ce")
     plots.plot_curves(trainer.history, paths["curves"], LOSS_NAMES.get(loss, loss))
     images, masks = [], []
     for batch in _rewound(trainer.val_loader):
@@ -176,7 +177,8 @@ def draw_figures(trainer: Trainer, n_images: int = 4) -> dict:
         if len(images) >= n_images:
             break
     plots.plot_predictions(trainer.model, images[:n_images], masks[:n_images],
-                           paths["predictions"])
+                           paths["predictions"],
+                           dice=lambda pred, mask: score(pred, mask, trainer.num_classes)["dice"])
     return paths
 
 
